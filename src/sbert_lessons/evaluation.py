@@ -1,0 +1,84 @@
+"""Evaluation: STS Spearman correlation (chapter 0); retrieval and clustering scores come later.
+
+The SBERT paper reports Spearman's rank correlation ×100 between the cosine similarity of the two
+sentence embeddings and the gold score. :func:`spearman` is written from scratch (average ranks for
+ties, then Pearson on the ranks) and is tested against ``scipy.stats.spearmanr``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def rankdata(x: Any) -> np.ndarray:
+    """Ranks 1..n with ties given their average rank (scipy's ``method='average'``)."""
+    x = np.asarray(x, dtype=float)
+    if x.ndim != 1:
+        raise ValueError(f"rankdata expects a 1-D array, got shape {x.shape}")
+    order = np.argsort(x, kind="mergesort")
+    sorted_x = x[order]
+    # boundaries of runs of equal values
+    starts = np.r_[0, np.flatnonzero(sorted_x[1:] != sorted_x[:-1]) + 1]
+    ends = np.r_[starts[1:], len(x)]
+    avg = (starts + ends + 1) / 2.0  # mean of ranks start+1 .. end
+    ranks = np.empty(len(x), dtype=float)
+    ranks[order] = np.repeat(avg, ends - starts)
+    return ranks
+
+
+def spearman(pred: Any, gold: Any) -> float:
+    """Spearman's rho of two equal-length 1-D sequences (NaN-free, at least 2 items, not constant)."""
+    a, b = np.asarray(pred, dtype=float), np.asarray(gold, dtype=float)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError(f"spearman needs two 1-D arrays of one length, got {a.shape} and {b.shape}")
+    if len(a) < 2:
+        raise ValueError("spearman needs at least two pairs")
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        raise ValueError("spearman got NaN or infinite values (an empty or zero embedding?)")
+    ra, rb = rankdata(a) - (len(a) + 1) / 2, rankdata(b) - (len(b) + 1) / 2
+    denom = np.sqrt((ra**2).sum() * (rb**2).sum())
+    if denom == 0:
+        raise ValueError("spearman is undefined when one side is constant")
+    return float((ra * rb).sum() / denom)
+
+
+def paired_cosine(u: Any, v: Any, eps: float = 1e-12) -> np.ndarray:
+    """Cosine similarity of row i of ``u`` with row i of ``v``. A zero row raises (it has no direction)."""
+    u, v = np.asarray(u, dtype=np.float64), np.asarray(v, dtype=np.float64)
+    if u.shape != v.shape or u.ndim != 2:
+        raise ValueError(f"paired_cosine needs two (n, d) arrays of one shape, got {u.shape} and {v.shape}")
+    nu, nv = np.linalg.norm(u, axis=1), np.linalg.norm(v, axis=1)
+    zero = np.flatnonzero((nu < eps) | (nv < eps))
+    if zero.size:
+        raise ValueError(f"{zero.size} zero-length embedding(s), first at row {zero[0]}: cosine undefined")
+    return (u * v).sum(axis=1) / (nu * nv)
+
+
+def sts_spearman(emb1: Any, emb2: Any, gold: Any) -> float:
+    """Spearman ×100 between the paired cosine of ``emb1``/``emb2`` and the ``gold`` scores."""
+    gold = np.asarray(gold, dtype=float)
+    cos = paired_cosine(emb1, emb2)
+    if len(cos) != len(gold):
+        raise ValueError(f"{len(cos)} embedding pairs but {len(gold)} gold scores")
+    return 100.0 * spearman(cos, gold)
+
+
+def encode_pairs(model: Any, df: Any, col1: str = "sentence1", col2: str = "sentence2",
+                 **encode_kwargs: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Encode both columns of a pair table through the cache, each distinct sentence once."""
+    from .cache import encode
+    from .data import unique_texts
+
+    s1, s2 = list(df[col1]), list(df[col2])
+    texts = unique_texts(s1, s2)
+    emb = encode(model, texts, **encode_kwargs)
+    row = {t: i for i, t in enumerate(texts)}
+    return emb[[row[t] for t in s1]], emb[[row[t] for t in s2]]
+
+
+def evaluate_sts(model: Any, df: Any, **encode_kwargs: Any) -> float:
+    """STS Spearman ×100 of a sentence model on a ``sentence1, sentence2, score`` table."""
+    e1, e2 = encode_pairs(model, df, **encode_kwargs)
+    return sts_spearman(e1, e2, df["score"].to_numpy(dtype=float))

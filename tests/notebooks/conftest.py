@@ -1,0 +1,27 @@
+"""Notebook stage: execute every lesson once, into the book's jupyter-cache, then check its figures."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        item.add_marker(pytest.mark.notebooks)
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    return ROOT
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _metrics_env():
+    os.environ.setdefault("SBERT_LESSONS_METRICS", str(ROOT / "_build" / "metrics.json"))
+    yield

@@ -1,0 +1,40 @@
+"""Recorded figures of chapter 0 held in bands (run after the notebooks executed)."""
+
+import pytest
+
+from sbert_lessons.report import load_metrics
+
+
+@pytest.fixture(scope="module")
+def metrics():
+    m = load_metrics()
+    if not m:
+        pytest.fail("_build/metrics.json is empty: the notebooks did not run (run `make test`)")
+    return m
+
+
+def value(metrics, key):
+    assert key in metrics, f"{key} was not recorded; did its notebook run?"
+    return metrics[key]["value"]
+
+
+def test_minilm_stsb_matches_published(metrics):
+    assert value(metrics, "ch00.stsb_test.minilm_l6") == pytest.approx(82.03, abs=0.1)
+
+
+def test_seed003_scores_are_the_real_models(metrics):
+    # the real model's scores, not the tutorial's printed 0.6964 / 0.6281 / 0.2235
+    assert value(metrics, "ch00.seed003_pasta.top1") == pytest.approx(0.7035, abs=0.002)
+    assert value(metrics, "ch00.seed003_pasta.top2") == pytest.approx(0.5272, abs=0.002)
+    assert value(metrics, "ch00.seed003_pasta.top3") == pytest.approx(0.1889, abs=0.002)
+
+
+def test_topic_search_separates_topics(metrics):
+    assert value(metrics, "ch00.topics.minilm_l6_separated") is True
+
+
+def test_every_figure_says_where_it_came_from(metrics):
+    for key, entry in metrics.items():
+        assert entry["profile"] in ("smoke", "full"), key
+        assert entry["device"], key
+        assert "torch" in entry["versions"], key
