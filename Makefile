@@ -22,6 +22,8 @@ export TRANSFORMERS_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 export PYDEVD_DISABLE_FILE_VALIDATION ?= 1
+# tqdm warns at import inside notebooks that lack ipywidgets; progress bars are off anyway
+export PYTHONWARNINGS ?= ignore:IProgress not found
 
 BOOK_FLAGS ?=
 

@@ -1,0 +1,273 @@
+"""Training recipes for the STS-B cross-encoder and bi-encoder (introduced in chapter 3).
+
+No package ships a trained cross-encoder, so chapter 3 trains one from the MiniLM-L6 transformer
+weights; later chapters (re-ranking) reuse it. Every model is trained through
+:func:`sbert_lessons.cache.cached_model`, keyed by the profile, the recipe (every hyper-parameter),
+the base model's sha256 and a hash of the training data, so a second run loads instead of training.
+
+* :func:`train_cross_encoder` / :func:`load_cross_encoder`: ``CrossEncoder(minilm_dir, num_labels=1)``
+  fine-tuned on STS-B train with scores scaled to [0, 1] (binary cross-entropy on a sigmoid output).
+* :func:`train_sts_bi_encoder` / :func:`load_sts_bi_encoder`: all-MiniLM-L6-v2 fine-tuned on STS-B
+  train with a cosine-similarity (MSE) objective, the SBERT paper's regression recipe.
+
+Both use the ``*Trainer`` API of sentence-transformers (>= 4; the course pins 6.x) with the warm-up
+set explicitly in steps (the old ``fit()`` defaults to 10,000 warm-up steps).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from . import cache, data, models
+from .profile import Profile, active, get_device, seed_everything
+
+__all__ = [
+    "Recipe", "CROSS_ENCODER_RECIPE", "BI_ENCODER_RECIPE", "recipe_for", "stsb_training_pairs",
+    "training_key", "train_cross_encoder", "load_cross_encoder", "train_sts_bi_encoder",
+    "load_sts_bi_encoder", "last_training_seconds",
+]
+
+SCORE_MAX = 5.0
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Hyper-parameters of one fine-tune. ``n_train=None`` means the whole (profile-sized) split."""
+
+    epochs: int = 1
+    batch_size: int = 16
+    lr: float = 5e-5
+    warmup_fraction: float = 0.1
+    max_length: int = 128
+    n_train: int | None = None
+    weight_decay: float = 0.01
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.epochs, int) and self.epochs >= 1):
+            raise ValueError(f"epochs must be a positive integer, got {self.epochs!r}")
+        if not (isinstance(self.batch_size, int) and self.batch_size >= 1):
+            raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}")
+        if not (isinstance(self.lr, (int, float)) and 0 < self.lr < 1):
+            raise ValueError(f"lr must be in (0, 1), got {self.lr!r}")
+        if not (0 <= self.warmup_fraction < 1):
+            raise ValueError(f"warmup_fraction must be in [0, 1), got {self.warmup_fraction!r}")
+        if not (isinstance(self.max_length, int) and self.max_length >= 8):
+            raise ValueError(f"max_length must be an integer >= 8, got {self.max_length!r}")
+        if self.n_train is not None and not (isinstance(self.n_train, int) and self.n_train >= 2):
+            raise ValueError(f"n_train must be None or an integer >= 2, got {self.n_train!r}")
+
+    def warmup_steps(self, n_examples: int) -> int:
+        steps = math.ceil(n_examples / self.batch_size) * self.epochs
+        return int(round(self.warmup_fraction * steps))
+
+
+#: Chapter 3's recipes per profile. Smoke: a cheap recipe that reaches the chapter's bar on 2 cores;
+#: full: the SBERT paper's STS-B regression setting (4 epochs, batch 16, 10 % warm-up).
+CROSS_ENCODER_RECIPE = {
+    "smoke": Recipe(epochs=1, batch_size=16, lr=8e-5, n_train=1_500),
+    "full": Recipe(epochs=4, batch_size=16, lr=2e-5),
+}
+BI_ENCODER_RECIPE = {
+    "smoke": Recipe(epochs=1, batch_size=16, lr=2e-5, n_train=1_000),
+    "full": Recipe(epochs=4, batch_size=16, lr=2e-5),
+}
+
+
+def _profile(profile: Profile | str | None) -> Profile:
+    if profile is None:
+        return active()
+    if isinstance(profile, Profile):
+        return profile
+    if isinstance(profile, str):
+        from .profile import get_profile
+
+        return Profile(name=get_profile(profile), device=get_device())
+    raise TypeError(f"profile must be a Profile, a profile name or None, got {type(profile).__name__}")
+
+
+def recipe_for(kind: str, profile: Profile | str | None = None) -> Recipe:
+    """The recipe chapter 3 uses for ``kind`` ("cross_encoder" or "bi_encoder") in ``profile``."""
+    table = {"cross_encoder": CROSS_ENCODER_RECIPE, "bi_encoder": BI_ENCODER_RECIPE}
+    if kind not in table:
+        raise ValueError(f"unknown model kind {kind!r}; use one of {', '.join(table)}")
+    return table[kind][_profile(profile).name]
+
+
+def stsb_training_pairs(df: Any, n: int | None = None) -> tuple[list[str], list[str], list[float]]:
+    """``(sentence1, sentence2, score / 5)`` lists from an STS-B frame (first ``n`` rows if given)."""
+    for col in ("sentence1", "sentence2", "score"):
+        if col not in getattr(df, "columns", ()):
+            raise ValueError(f"the training frame has no column {col!r} (STS-B schema expected)")
+    if n is not None:
+        if n > len(df):
+            raise ValueError(f"asked for {n} training pairs but the frame has only {len(df)}")
+        df = df.iloc[:n]
+    if len(df) < 2:
+        raise ValueError("need at least two training pairs")
+    scores = [float(s) / SCORE_MAX for s in df["score"]]
+    bad = [s for s in scores if not (0.0 <= s <= 1.0)]
+    if bad:
+        raise ValueError(f"STS scores must lie in [0, {SCORE_MAX}]; found {bad[0] * SCORE_MAX}")
+    return [str(s) for s in df["sentence1"]], [str(s) for s in df["sentence2"]], scores
+
+
+def training_key(kind: str, profile_name: str, recipe: Recipe, s1: list[str], s2: list[str],
+                 labels: list[float]) -> dict:
+    """The cache key of a trained model: profile, recipe, base weights sha256 and data hash."""
+    return {
+        "kind": kind,
+        "profile": profile_name,
+        "recipe": asdict(recipe),
+        "base_model": models.MINILM,
+        "base_sha256": models.REGISTRY[models.MINILM].sha256,
+        "data": cache.texts_hash(list(s1) + list(s2) + [f"{x:.6g}" for x in labels]),
+        "n_train": len(labels),
+        "format": 1,
+    }
+
+
+_LAST_SECONDS: dict[str, float] = {}
+
+
+def last_training_seconds(kind: str) -> float | None:
+    """Seconds the last training of ``kind`` took in this process (None if it was loaded from cache)."""
+    return _LAST_SECONDS.get(kind)
+
+
+def _training_args(cls: Any, out: Path, recipe: Recipe, n: int, device: str) -> Any:
+    return cls(
+        output_dir=str(out / "_trainer"),
+        num_train_epochs=recipe.epochs,
+        per_device_train_batch_size=recipe.batch_size,
+        learning_rate=recipe.lr,
+        warmup_steps=recipe.warmup_steps(n),
+        weight_decay=recipe.weight_decay,
+        lr_scheduler_type="linear",
+        seed=recipe.seed,
+        data_seed=recipe.seed,
+        save_strategy="no",
+        eval_strategy="no",
+        logging_strategy="no",
+        report_to="none",
+        disable_tqdm=True,
+        use_cpu=not device.startswith("cuda"),
+        dataloader_num_workers=0,
+    )
+
+
+def _dataset(s1: list[str], s2: list[str], labels: list[float]) -> Any:
+    from datasets import Dataset
+
+    return Dataset.from_dict({"sentence1": s1, "sentence2": s2, "label": labels})
+
+
+def _resolve(kind: str, profile: Profile | str | None, recipe: Recipe | None, train_df: Any):
+    prof = _profile(profile)
+    recipe = recipe or recipe_for(kind, prof)
+    if not isinstance(recipe, Recipe):
+        raise TypeError(f"recipe must be a training.Recipe, got {type(recipe).__name__}")
+    if train_df is None:
+        train_df = data.load("stsb", "train", prof.name)
+    s1, s2, labels = stsb_training_pairs(train_df, recipe.n_train)
+    return prof, recipe, s1, s2, labels
+
+
+def train_cross_encoder(profile: Profile | str | None = None, recipe: Recipe | None = None,
+                        train_df: Any = None) -> Path:
+    """Folder of the STS-B cross-encoder for ``profile``, training it once if it is not cached.
+
+    Chapter 3 introduces it; chapter "re-ranking" reuses it through :func:`load_cross_encoder`.
+    """
+    prof, recipe, s1, s2, labels = _resolve("cross_encoder", profile, recipe, train_df)
+    key = training_key("cross_encoder", prof.name, recipe, s1, s2, labels)
+
+    def train(folder: Path) -> None:
+        from sentence_transformers.cross_encoder import (CrossEncoder, CrossEncoderTrainer,
+                                                         CrossEncoderTrainingArguments)
+        from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
+
+        start = time.perf_counter()
+        seed_everything(recipe.seed)
+        model = CrossEncoder(str(models.model_path(models.MINILM)), num_labels=1,
+                             max_length=recipe.max_length, device=prof.device)
+        args = _training_args(CrossEncoderTrainingArguments, folder, recipe, len(labels), prof.device)
+        trainer = CrossEncoderTrainer(model=model, args=args, train_dataset=_dataset(s1, s2, labels),
+                                      loss=BinaryCrossEntropyLoss(model))
+        trainer.train()
+        model.save(str(folder))
+        _rm_trainer_dir(folder)
+        _LAST_SECONDS["cross_encoder"] = time.perf_counter() - start
+
+    _LAST_SECONDS.pop("cross_encoder", None)
+    return cache.cached_model("cross_encoder_stsb", key, train)
+
+
+def load_cross_encoder(profile: Profile | str | None = None, recipe: Recipe | None = None,
+                       train_df: Any = None, device: str | None = None):
+    """The trained STS-B ``CrossEncoder`` (trained on first use, then loaded from the cache)."""
+    from sentence_transformers.cross_encoder import CrossEncoder
+
+    folder = train_cross_encoder(profile, recipe, train_df)
+    prof = _profile(profile)
+    return CrossEncoder(str(folder), device=get_device(device or prof.device))
+
+
+def train_sts_bi_encoder(profile: Profile | str | None = None, recipe: Recipe | None = None,
+                         train_df: Any = None) -> Path:
+    """Folder of all-MiniLM-L6-v2 fine-tuned on STS-B train with a cosine-similarity objective."""
+    prof, recipe, s1, s2, labels = _resolve("bi_encoder", profile, recipe, train_df)
+    key = training_key("bi_encoder", prof.name, recipe, s1, s2, labels)
+
+    def train(folder: Path) -> None:
+        from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+
+        try:  # sentence-transformers >= 6.2 moved the losses; 6.0 has them at the top level
+            from sentence_transformers.sentence_transformer.losses import CosineSimilarityLoss
+        except ImportError:  # pragma: no cover - depends on the installed version
+            from sentence_transformers.losses import CosineSimilarityLoss
+
+        start = time.perf_counter()
+        seed_everything(recipe.seed)
+        model = models.load_sentence_model(models.MINILM, device=prof.device)
+        model.max_seq_length = recipe.max_length
+        args = _training_args(SentenceTransformerTrainingArguments, folder, recipe, len(labels),
+                              prof.device)
+        trainer = SentenceTransformerTrainer(model=model, args=args,
+                                             train_dataset=_dataset(s1, s2, labels),
+                                             loss=CosineSimilarityLoss(model))
+        trainer.train()
+        model.save(str(folder))
+        _rm_trainer_dir(folder)
+        _LAST_SECONDS["bi_encoder"] = time.perf_counter() - start
+
+    _LAST_SECONDS.pop("bi_encoder", None)
+    return cache.cached_model("bi_encoder_stsb", key, train)
+
+
+def load_sts_bi_encoder(profile: Profile | str | None = None, recipe: Recipe | None = None,
+                        train_df: Any = None, device: str | None = None):
+    """The STS-B-tuned ``SentenceTransformer``, fingerprinted by its cache folder for ``cache.encode``."""
+    from sentence_transformers import SentenceTransformer
+
+    folder = train_sts_bi_encoder(profile, recipe, train_df)
+    prof = _profile(profile)
+    model = SentenceTransformer(str(folder), device=get_device(device or prof.device),
+                                trust_remote_code=False)
+    model._sbert_lessons_fingerprint = f"trained:bi_encoder_stsb/{folder.name}"
+    return model
+
+
+def _rm_trainer_dir(folder: Path) -> None:
+    import shutil
+
+    shutil.rmtree(folder / "_trainer", ignore_errors=True)
+
+
+def with_overrides(recipe: Recipe, **changes: Any) -> Recipe:
+    """A copy of ``recipe`` with some hyper-parameters changed (validated like the original)."""
+    return replace(recipe, **changes)
