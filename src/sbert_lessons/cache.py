@@ -134,11 +134,15 @@ def is_complete(folder: Path) -> bool:
 
 
 # --------------------------------------------------------------------------------------- embeddings
-def model_fingerprint(model: Any) -> str:
-    """A content hash of a model: the registry's weights sha256 when known, else a hash of its tensors."""
-    fp = getattr(model, "_sbert_lessons_fingerprint", None)
-    if fp:
-        return fp
+def _param_probe(model: Any) -> tuple | None:
+    """Identity and in-place version counter of every tensor: any optimizer step or load changes it."""
+    state_dict = getattr(model, "state_dict", None)
+    if state_dict is None:
+        return None
+    return tuple((k, id(t), t._version) for k, t in state_dict(keep_vars=True).items())
+
+
+def _tensor_hash(model: Any) -> str:
     import torch
 
     h = hashlib.sha256()
@@ -146,10 +150,35 @@ def model_fingerprint(model: Any) -> str:
         for name, t in sorted(model.state_dict().items()):
             h.update(name.encode())
             h.update(str(tuple(t.shape)).encode())
-            h.update(t.detach().to("cpu").contiguous().numpy().tobytes())
-    fp = "tensors:" + h.hexdigest()
+            h.update(t.detach().to("cpu").contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return "tensors:" + h.hexdigest()
+
+
+def set_fingerprint(model: Any, fingerprint: str) -> None:
+    """Declare the content hash of ``model``'s current weights (the registry does this on load).
+
+    The declaration holds only while the weights stay as they are: after any in-place update (a training
+    step) :func:`model_fingerprint` hashes the tensors again, so a fine-tuned model never reuses the
+    embeddings cached for its base.
+    """
+    model._sbert_lessons_fp_memo = (_param_probe(model), fingerprint)
+
+
+def model_fingerprint(model: Any) -> str:
+    """A content hash of a model's weights, memoised until the weights change."""
+    probe = _param_probe(model)
+    if probe is None:  # not a torch module (a stub, an ONNX wrapper): it must declare its fingerprint
+        fp = getattr(model, "_sbert_lessons_fingerprint", None)
+        if not fp:
+            raise TypeError(f"cannot fingerprint a {type(model).__name__}: it has no state_dict(); "
+                            "set its _sbert_lessons_fingerprint attribute")
+        return fp
+    memo = getattr(model, "_sbert_lessons_fp_memo", None)
+    if memo is not None and memo[0] == probe:
+        return memo[1]
+    fp = _tensor_hash(model)
     with contextlib.suppress(AttributeError, TypeError):
-        model._sbert_lessons_fingerprint = fp
+        set_fingerprint(model, fp)
     return fp
 
 

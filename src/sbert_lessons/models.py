@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .cache import ChecksumError, atomic_dir, cache_root, is_complete, verify_sha256
+from .cache import ChecksumError, atomic_dir, cache_root, is_complete, set_fingerprint, verify_sha256
 from .profile import get_device
 
 __all__ = [
@@ -236,7 +236,7 @@ def load_sentence_model(hub_id: str = MINILM, device: str | None = None, **kwarg
         raise ValueError("the course never runs remote code: trust_remote_code is refused")
     folder = model_path(spec.hub_id)
     model = SentenceTransformer(str(folder), device=get_device(device), trust_remote_code=False, **kwargs)
-    model._sbert_lessons_fingerprint = f"{spec.hub_id}@{spec.sha256}"
+    set_fingerprint(model, f"{spec.hub_id}@{spec.sha256}")
     model._sbert_lessons_hub_id = spec.hub_id
     return model
 

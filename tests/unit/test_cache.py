@@ -69,6 +69,28 @@ def test_fingerprint_from_tensors_when_unknown():
     fp1 = cache.model_fingerprint(lin)
     lin2 = torch.nn.Linear(3, 2)
     assert fp1.startswith("tensors:") and fp1 != cache.model_fingerprint(lin2)
+    assert cache.model_fingerprint(lin) == fp1
+
+
+def test_declared_fingerprint_dropped_after_training_step():
+    import torch
+
+    lin = torch.nn.Linear(3, 2)
+    cache.set_fingerprint(lin, "base-model@abc")
+    assert cache.model_fingerprint(lin) == "base-model@abc"
+    opt = torch.optim.SGD(lin.parameters(), lr=0.1)
+    lin(torch.ones(1, 3)).sum().backward()
+    opt.step()  # in-place update: the declared hash no longer describes these weights
+    fp = cache.model_fingerprint(lin)
+    assert fp.startswith("tensors:") and fp != "base-model@abc"
+
+
+def test_stub_without_weights_must_declare_fingerprint():
+    class Stub:
+        pass
+
+    with pytest.raises(TypeError, match="_sbert_lessons_fingerprint"):
+        cache.model_fingerprint(Stub())
 
 
 def test_cached_model_trains_once_and_failed_training_leaves_nothing():
