@@ -1,8 +1,16 @@
 """sbert-lessons: the tested helpers behind the course's notebooks.
 
 Each module is one concept and names the chapter that introduces it:
-``profile`` (ch. 0), ``models`` (ch. 0), ``data`` (ch. 0), ``cache`` (ch. 0), ``report`` (ch. 0),
-``evaluation`` (ch. 0), ``plots`` (ch. 0).
+
+- ch. 0: ``profile`` (smoke/full, device, seeds), ``models`` (offline model registry), ``data`` (dataset
+  registry and smoke subsets), ``cache`` (embeddings and trained models on disk), ``report`` (recorded
+  figures), ``evaluation`` (STS Spearman), ``plots`` (figure style);
+- ch. 1-2: ``embeddings`` (word vectors, analogies, sentence averages, SIF);
+- ch. 3: ``timing`` (throughput, latency, pair-search extrapolation), ``training`` (cross-encoder and
+  STS bi-encoder recipes, cached);
+- ch. 4: ``pooling`` (mean / max / CLS / … with the attention mask);
+- ch. 5: ``losses`` (training objectives from scratch), ``encoders`` (GloVe-based Siamese encoders).
+
 Modules are imported on demand so that ``import sbert_lessons`` stays fast.
 """
 
