@@ -21,10 +21,10 @@ Bad input (mismatched shapes, an empty batch, labels out of range) raises a ``Va
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 
@@ -87,8 +87,8 @@ def softmax_loss(u: torch.Tensor, v: torch.Tensor, labels: Any, classifier: nn.L
 
 
 def euclidean(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Row-wise Euclidean distance (with the tiny epsilon torch's ``pairwise_distance`` adds)."""
-    return ((a - b + 1e-6) ** 2).sum(dim=1).sqrt()
+    """Row-wise Euclidean distance ``||a_i - b_i||``."""
+    return ((a - b) ** 2).sum(dim=1).sqrt()
 
 
 def triplet_loss(anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor,
@@ -171,7 +171,10 @@ def library_loss(name: str, embeddings: Sequence[torch.Tensor], labels: Any = No
     classifier's weights are copied from ``classifier`` so both sides use the same layer),
     ``"triplet"`` (anchor, positive, negative), ``"mnrl"`` (anchor, positive[, negative]).
     """
-    from sentence_transformers import losses as L
+    try:
+        from sentence_transformers.sentence_transformer import losses as L
+    except ImportError:  # sentence-transformers < 6.2
+        from sentence_transformers import losses as L
 
     model = EmbeddingsAsModel().to(embeddings[0].device)
     if name == "cosine":
@@ -183,7 +186,7 @@ def library_loss(name: str, embeddings: Sequence[torch.Tensor], labels: Any = No
         loss.classifier = classifier
     elif name == "triplet":
         if squared:
-            metric = lambda x, y: F.pairwise_distance(x, y, p=2) ** 2  # noqa: E731
+            metric = lambda x, y: ((x - y) ** 2).sum(dim=-1)
         else:
             metric = L.TripletDistanceMetric.EUCLIDEAN
         loss = L.TripletLoss(model, distance_metric=metric, triplet_margin=margin)

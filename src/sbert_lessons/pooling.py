@@ -20,7 +20,8 @@ single forward pass, and gives each way an ``encode`` method so that ``cache.enc
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -123,12 +124,15 @@ def pool(mode: str, token_embeddings: torch.Tensor, attention_mask: torch.Tensor
 def library_pooling_module(mode: str, dim: int):
     """sentence-transformers' ``Pooling`` module for ``mode``.
 
-    ``from sentence_transformers.models import Pooling`` works in 6.0 and 6.2 (6.2 moved the class
-    to ``sentence_transformers.sentence_transformer.modules`` and keeps this alias); the dimension is
-    passed positionally because its keyword was renamed (``word_embedding_dimension`` ->
-    ``embedding_dimension``).
+    6.2 moved the class to ``sentence_transformers.sentence_transformer.modules`` and keeps
+    ``sentence_transformers.models`` as a deprecated alias, the path of 6.0/6.1; we try the new path
+    first. The dimension is passed positionally because its keyword was renamed
+    (``word_embedding_dimension`` -> ``embedding_dimension``).
     """
-    from sentence_transformers.models import Pooling
+    try:
+        from sentence_transformers.sentence_transformer.modules import Pooling
+    except ImportError:  # sentence-transformers < 6.2
+        from sentence_transformers.models import Pooling
 
     if mode not in MODES:
         raise ValueError(f"unknown pooling mode {mode!r}; choose one of {', '.join(MODES)}")
@@ -197,7 +201,7 @@ class PooledEncoder:
             self._memo[key] = {m: np.concatenate(v).astype(np.float32) for m, v in parts.items()}
         return self._memo[key]
 
-    def view(self, mode: str) -> "_PoolingView":
+    def view(self, mode: str) -> _PoolingView:
         if mode not in self.modes:
             raise ValueError(f"{mode!r} is not one of this encoder's modes {self.modes}")
         return _PoolingView(self, mode)
