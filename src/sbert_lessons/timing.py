@@ -16,14 +16,22 @@ from __future__ import annotations
 import math
 import statistics
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 __all__ = [
-    "Timing", "time_call", "throughput", "pair_count", "extrapolate_pairs", "extrapolate_linear",
-    "most_similar_pair", "cross_encoder_pair_search", "format_duration",
+    "Timing",
+    "cross_encoder_pair_search",
+    "extrapolate_linear",
+    "extrapolate_pairs",
+    "format_duration",
+    "most_similar_pair",
+    "pair_count",
+    "throughput",
+    "time_call",
 ]
 
 

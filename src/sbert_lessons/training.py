@@ -10,8 +10,9 @@ the base model's sha256 and a hash of the training data, so a second run loads i
 * :func:`train_sts_bi_encoder` / :func:`load_sts_bi_encoder`: all-MiniLM-L6-v2 fine-tuned on STS-B
   train with a cosine-similarity (MSE) objective, the SBERT paper's regression recipe.
 
-Both use the ``*Trainer`` API of sentence-transformers (>= 4; the course pins 6.x) with the warm-up
-set explicitly in steps (the old ``fit()`` defaults to 10,000 warm-up steps).
+Both are trained by a short plain-PyTorch loop (:func:`fit_cross_encoder`, :func:`fit_bi_encoder`)
+that does what the library's losses do: the library's trainers (and the old ``fit()``, which wraps
+them) need ``accelerate``, which the course does not install. Warm-up is explicit (10 % of steps).
 """
 
 from __future__ import annotations
@@ -26,9 +27,21 @@ from . import cache, data, models
 from .profile import Profile, active, get_device, seed_everything
 
 __all__ = [
-    "Recipe", "CROSS_ENCODER_RECIPE", "BI_ENCODER_RECIPE", "recipe_for", "stsb_training_pairs",
-    "training_key", "train_cross_encoder", "load_cross_encoder", "train_sts_bi_encoder",
-    "load_sts_bi_encoder", "last_training_seconds",
+    "BI_ENCODER_RECIPE",
+    "CROSS_ENCODER_RECIPE",
+    "Recipe",
+    "bi_encoder_features",
+    "fit_bi_encoder",
+    "fit_cross_encoder",
+    "last_training_seconds",
+    "load_cross_encoder",
+    "load_sts_bi_encoder",
+    "recipe_for",
+    "stsb_training_pairs",
+    "train_cross_encoder",
+    "train_sts_bi_encoder",
+    "training_key",
+    "with_overrides",
 ]
 
 SCORE_MAX = 5.0
@@ -46,6 +59,7 @@ class Recipe:
     n_train: int | None = None
     weight_decay: float = 0.01
     seed: int = 0
+    head_lr: float | None = None  # learning rate of a freshly initialised head (None: same as lr)
 
     def __post_init__(self) -> None:
         if not (isinstance(self.epochs, int) and self.epochs >= 1):
@@ -58,22 +72,24 @@ class Recipe:
             raise ValueError(f"warmup_fraction must be in [0, 1), got {self.warmup_fraction!r}")
         if not (isinstance(self.max_length, int) and self.max_length >= 8):
             raise ValueError(f"max_length must be an integer >= 8, got {self.max_length!r}")
+        if self.head_lr is not None and not (isinstance(self.head_lr, (int, float)) and 0 < self.head_lr < 1):
+            raise ValueError(f"head_lr must be None or in (0, 1), got {self.head_lr!r}")
         if self.n_train is not None and not (isinstance(self.n_train, int) and self.n_train >= 2):
             raise ValueError(f"n_train must be None or an integer >= 2, got {self.n_train!r}")
 
     def warmup_steps(self, n_examples: int) -> int:
         steps = math.ceil(n_examples / self.batch_size) * self.epochs
-        return int(round(self.warmup_fraction * steps))
+        return round(self.warmup_fraction * steps)
 
 
 #: Chapter 3's recipes per profile. Smoke: a cheap recipe that reaches the chapter's bar on 2 cores;
 #: full: the SBERT paper's STS-B regression setting (4 epochs, batch 16, 10 % warm-up).
 CROSS_ENCODER_RECIPE = {
-    "smoke": Recipe(epochs=1, batch_size=16, lr=8e-5, n_train=1_500),
-    "full": Recipe(epochs=4, batch_size=16, lr=2e-5),
+    "smoke": Recipe(epochs=1, batch_size=16, lr=5e-5, head_lr=5e-4),
+    "full": Recipe(epochs=4, batch_size=16, lr=5e-5, head_lr=5e-4),
 }
 BI_ENCODER_RECIPE = {
-    "smoke": Recipe(epochs=1, batch_size=16, lr=2e-5, n_train=1_000),
+    "smoke": Recipe(epochs=1, batch_size=16, lr=2e-5, n_train=600),
     "full": Recipe(epochs=4, batch_size=16, lr=2e-5),
 }
 
@@ -139,31 +155,106 @@ def last_training_seconds(kind: str) -> float | None:
     return _LAST_SECONDS.get(kind)
 
 
-def _training_args(cls: Any, out: Path, recipe: Recipe, n: int, device: str) -> Any:
-    return cls(
-        output_dir=str(out / "_trainer"),
-        num_train_epochs=recipe.epochs,
-        per_device_train_batch_size=recipe.batch_size,
-        learning_rate=recipe.lr,
-        warmup_steps=recipe.warmup_steps(n),
-        weight_decay=recipe.weight_decay,
-        lr_scheduler_type="linear",
-        seed=recipe.seed,
-        data_seed=recipe.seed,
-        save_strategy="no",
-        eval_strategy="no",
-        logging_strategy="no",
-        report_to="none",
-        disable_tqdm=True,
-        use_cpu=not device.startswith("cuda"),
-        dataloader_num_workers=0,
-    )
+def _batches(n: int, batch_size: int, epochs: int, seed: int):
+    """Shuffled index batches, one fresh permutation per epoch, from a seeded generator."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    for _ in range(epochs):
+        order = torch.randperm(n, generator=gen).tolist()
+        for i in range(0, n, batch_size):
+            yield order[i:i + batch_size]
 
 
-def _dataset(s1: list[str], s2: list[str], labels: list[float]) -> Any:
-    from datasets import Dataset
+def _optimizer(module: Any, recipe: Recipe, n: int, head_prefix: str | None = None):
+    """AdamW (no decay on biases and LayerNorm) with a linear warm-up then linear decay to zero.
 
-    return Dataset.from_dict({"sentence1": s1, "sentence2": s2, "label": labels})
+    Parameters whose name starts with ``head_prefix`` (a freshly initialised head) use ``recipe.head_lr``.
+    """
+    import torch
+    from transformers import get_linear_schedule_with_warmup
+
+    groups: dict[tuple[bool, bool], list] = {}
+    for name, p in module.named_parameters():
+        if p.requires_grad:
+            is_head = bool(head_prefix) and recipe.head_lr is not None and name.startswith(head_prefix)
+            no_decay = "bias" in name or "LayerNorm" in name or "norm" in name
+            groups.setdefault((is_head, no_decay), []).append(p)
+    opt = torch.optim.AdamW([{"params": ps, "weight_decay": 0.0 if nd else recipe.weight_decay,
+                              "lr": recipe.head_lr if head else recipe.lr}
+                             for (head, nd), ps in groups.items()], lr=recipe.lr)
+    total = math.ceil(n / recipe.batch_size) * recipe.epochs
+    return opt, get_linear_schedule_with_warmup(opt, recipe.warmup_steps(n), total)
+
+
+def _to(features: dict, device: str) -> dict:
+    return {k: (v.to(device) if hasattr(v, "to") else v) for k, v in features.items()}
+
+
+def fit_cross_encoder(model: Any, s1: list[str], s2: list[str], labels: list[float], recipe: Recipe
+                      ) -> list[float]:
+    """Fine-tune a one-label ``CrossEncoder`` in place: each pair is read *together* by one transformer.
+
+    Binary cross-entropy between the logit and the [0, 1] score (the library's
+    ``BinaryCrossEntropyLoss``), AdamW, linear warm-up. Returns the per-step losses.
+    A plain PyTorch loop: the library's trainers need ``accelerate``, which the course does not install.
+    """
+    import torch
+
+    hf, tok = model.model, model.tokenizer
+    device = str(next(hf.parameters()).device)
+    opt, sched = _optimizer(hf, recipe, len(labels), head_prefix="classifier")
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    y_all = torch.tensor(labels, dtype=torch.float32)
+    hf.train()
+    losses = []
+    for idx in _batches(len(labels), recipe.batch_size, recipe.epochs, recipe.seed):
+        feats = tok([s1[i] for i in idx], [s2[i] for i in idx], padding=True, truncation=True,
+                    max_length=recipe.max_length, return_tensors="pt")
+        logits = hf(**_to(dict(feats), device)).logits.view(-1)
+        loss = loss_fn(logits, y_all[idx].to(device))
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(hf.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        losses.append(float(loss.detach()))
+    hf.eval()
+    return losses
+
+
+def bi_encoder_features(model: Any, texts: list[str]) -> dict:
+    """Tokenized inputs of a ``SentenceTransformer`` (``preprocess`` in >= 6.2, ``tokenize`` before)."""
+    prep = getattr(model, "preprocess", None) or model.tokenize
+    return _to(dict(prep(list(texts))), str(model.device))
+
+
+def fit_bi_encoder(model: Any, s1: list[str], s2: list[str], labels: list[float], recipe: Recipe
+                   ) -> list[float]:
+    """Fine-tune a ``SentenceTransformer`` in place with the cosine-similarity objective.
+
+    Both sides of a pair go through **the same** module (one set of weights): u = f(a), v = f(b),
+    loss = MSE(cos(u, v), score). This is the library's ``CosineSimilarityLoss``. Returns the losses.
+    """
+    import torch
+
+    opt, sched = _optimizer(model, recipe, len(labels))
+    y_all = torch.tensor(labels, dtype=torch.float32)
+    model.train()
+    losses = []
+    for idx in _batches(len(labels), recipe.batch_size, recipe.epochs, recipe.seed):
+        u = model(bi_encoder_features(model, [s1[i] for i in idx]))["sentence_embedding"]
+        v = model(bi_encoder_features(model, [s2[i] for i in idx]))["sentence_embedding"]
+        cos = torch.nn.functional.cosine_similarity(u, v)
+        loss = torch.nn.functional.mse_loss(cos, y_all[idx].to(cos.device))
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        losses.append(float(loss.detach()))
+    model.eval()
+    return losses
 
 
 def _resolve(kind: str, profile: Profile | str | None, recipe: Recipe | None, train_df: Any):
@@ -187,20 +278,14 @@ def train_cross_encoder(profile: Profile | str | None = None, recipe: Recipe | N
     key = training_key("cross_encoder", prof.name, recipe, s1, s2, labels)
 
     def train(folder: Path) -> None:
-        from sentence_transformers.cross_encoder import (CrossEncoder, CrossEncoderTrainer,
-                                                         CrossEncoderTrainingArguments)
-        from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
+        from sentence_transformers.cross_encoder import CrossEncoder
 
         start = time.perf_counter()
         seed_everything(recipe.seed)
         model = CrossEncoder(str(models.model_path(models.MINILM)), num_labels=1,
                              max_length=recipe.max_length, device=prof.device)
-        args = _training_args(CrossEncoderTrainingArguments, folder, recipe, len(labels), prof.device)
-        trainer = CrossEncoderTrainer(model=model, args=args, train_dataset=_dataset(s1, s2, labels),
-                                      loss=BinaryCrossEntropyLoss(model))
-        trainer.train()
+        fit_cross_encoder(model, s1, s2, labels, recipe)
         model.save(str(folder))
-        _rm_trainer_dir(folder)
         _LAST_SECONDS["cross_encoder"] = time.perf_counter() - start
 
     _LAST_SECONDS.pop("cross_encoder", None)
@@ -224,25 +309,12 @@ def train_sts_bi_encoder(profile: Profile | str | None = None, recipe: Recipe | 
     key = training_key("bi_encoder", prof.name, recipe, s1, s2, labels)
 
     def train(folder: Path) -> None:
-        from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
-
-        try:  # sentence-transformers >= 6.2 moved the losses; 6.0 has them at the top level
-            from sentence_transformers.sentence_transformer.losses import CosineSimilarityLoss
-        except ImportError:  # pragma: no cover - depends on the installed version
-            from sentence_transformers.losses import CosineSimilarityLoss
-
         start = time.perf_counter()
         seed_everything(recipe.seed)
         model = models.load_sentence_model(models.MINILM, device=prof.device)
         model.max_seq_length = recipe.max_length
-        args = _training_args(SentenceTransformerTrainingArguments, folder, recipe, len(labels),
-                              prof.device)
-        trainer = SentenceTransformerTrainer(model=model, args=args,
-                                             train_dataset=_dataset(s1, s2, labels),
-                                             loss=CosineSimilarityLoss(model))
-        trainer.train()
+        fit_bi_encoder(model, s1, s2, labels, recipe)
         model.save(str(folder))
-        _rm_trainer_dir(folder)
         _LAST_SECONDS["bi_encoder"] = time.perf_counter() - start
 
     _LAST_SECONDS.pop("bi_encoder", None)
@@ -260,12 +332,6 @@ def load_sts_bi_encoder(profile: Profile | str | None = None, recipe: Recipe | N
                                 trust_remote_code=False)
     model._sbert_lessons_fingerprint = f"trained:bi_encoder_stsb/{folder.name}"
     return model
-
-
-def _rm_trainer_dir(folder: Path) -> None:
-    import shutil
-
-    shutil.rmtree(folder / "_trainer", ignore_errors=True)
 
 
 def with_overrides(recipe: Recipe, **changes: Any) -> Recipe:
