@@ -268,28 +268,44 @@ def _resolve(kind: str, profile: Profile | str | None, recipe: Recipe | None, tr
     return prof, recipe, s1, s2, labels
 
 
+def _train_cached(kind: str, profile: Profile | str | None, recipe: Recipe | None, train_df: Any,
+                  build: Any, fit: Any) -> Path:
+    """Train ``build(prof, recipe)`` with ``fit`` once per (profile, recipe, data); return its folder."""
+    prof, recipe, s1, s2, labels = _resolve(kind, profile, recipe, train_df)
+    key = training_key(kind, prof.name, recipe, s1, s2, labels)
+
+    def train(folder: Path) -> None:
+        start = time.perf_counter()
+        seed_everything(recipe.seed)
+        model = build(prof, recipe)
+        fit(model, s1, s2, labels, recipe)
+        model.save(str(folder))
+        _LAST_SECONDS[kind] = time.perf_counter() - start
+
+    _LAST_SECONDS.pop(kind, None)
+    return cache.cached_model(f"{kind}_stsb", key, train)
+
+
+def _new_cross_encoder(prof: Profile, recipe: Recipe):
+    from sentence_transformers.cross_encoder import CrossEncoder
+
+    return CrossEncoder(str(models.model_path(models.MINILM)), num_labels=1,
+                        max_length=recipe.max_length, device=prof.device)
+
+
+def _new_bi_encoder(prof: Profile, recipe: Recipe):
+    model = models.load_sentence_model(models.MINILM, device=prof.device)
+    model.max_seq_length = recipe.max_length
+    return model
+
+
 def train_cross_encoder(profile: Profile | str | None = None, recipe: Recipe | None = None,
                         train_df: Any = None) -> Path:
     """Folder of the STS-B cross-encoder for ``profile``, training it once if it is not cached.
 
     Chapter 3 introduces it; chapter "re-ranking" reuses it through :func:`load_cross_encoder`.
     """
-    prof, recipe, s1, s2, labels = _resolve("cross_encoder", profile, recipe, train_df)
-    key = training_key("cross_encoder", prof.name, recipe, s1, s2, labels)
-
-    def train(folder: Path) -> None:
-        from sentence_transformers.cross_encoder import CrossEncoder
-
-        start = time.perf_counter()
-        seed_everything(recipe.seed)
-        model = CrossEncoder(str(models.model_path(models.MINILM)), num_labels=1,
-                             max_length=recipe.max_length, device=prof.device)
-        fit_cross_encoder(model, s1, s2, labels, recipe)
-        model.save(str(folder))
-        _LAST_SECONDS["cross_encoder"] = time.perf_counter() - start
-
-    _LAST_SECONDS.pop("cross_encoder", None)
-    return cache.cached_model("cross_encoder_stsb", key, train)
+    return _train_cached("cross_encoder", profile, recipe, train_df, _new_cross_encoder, fit_cross_encoder)
 
 
 def load_cross_encoder(profile: Profile | str | None = None, recipe: Recipe | None = None,
@@ -305,20 +321,7 @@ def load_cross_encoder(profile: Profile | str | None = None, recipe: Recipe | No
 def train_sts_bi_encoder(profile: Profile | str | None = None, recipe: Recipe | None = None,
                          train_df: Any = None) -> Path:
     """Folder of all-MiniLM-L6-v2 fine-tuned on STS-B train with a cosine-similarity objective."""
-    prof, recipe, s1, s2, labels = _resolve("bi_encoder", profile, recipe, train_df)
-    key = training_key("bi_encoder", prof.name, recipe, s1, s2, labels)
-
-    def train(folder: Path) -> None:
-        start = time.perf_counter()
-        seed_everything(recipe.seed)
-        model = models.load_sentence_model(models.MINILM, device=prof.device)
-        model.max_seq_length = recipe.max_length
-        fit_bi_encoder(model, s1, s2, labels, recipe)
-        model.save(str(folder))
-        _LAST_SECONDS["bi_encoder"] = time.perf_counter() - start
-
-    _LAST_SECONDS.pop("bi_encoder", None)
-    return cache.cached_model("bi_encoder_stsb", key, train)
+    return _train_cached("bi_encoder", profile, recipe, train_df, _new_bi_encoder, fit_bi_encoder)
 
 
 def load_sts_bi_encoder(profile: Profile | str | None = None, recipe: Recipe | None = None,
@@ -330,7 +333,7 @@ def load_sts_bi_encoder(profile: Profile | str | None = None, recipe: Recipe | N
     prof = _profile(profile)
     model = SentenceTransformer(str(folder), device=get_device(device or prof.device),
                                 trust_remote_code=False)
-    model._sbert_lessons_fingerprint = f"trained:bi_encoder_stsb/{folder.name}"
+    cache.set_fingerprint(model, f"trained:bi_encoder_stsb/{folder.name}")
     return model
 
 

@@ -8,14 +8,13 @@ hashing of the notebook, same working directory (the notebook's folder).
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import nbformat
 import pytest
 from jupyter_cache import get_cache
 from jupyter_cache.base import CacheBundleIn
 from jupyter_cache.executors.utils import single_nb_execution
-
-from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))

@@ -1,21 +1,7 @@
 """Recorded figures of chapter 0 held in bands (run after the notebooks executed)."""
 
 import pytest
-
-from sbert_lessons.report import load_metrics
-
-
-@pytest.fixture(scope="module")
-def metrics():
-    m = load_metrics()
-    if not m:
-        pytest.fail("_build/metrics.json is empty: the notebooks did not run (run `make test`)")
-    return m
-
-
-def value(metrics, key):
-    assert key in metrics, f"{key} was not recorded; did its notebook run?"
-    return metrics[key]["value"]
+from _figures import value
 
 
 def test_minilm_stsb_matches_published(metrics):

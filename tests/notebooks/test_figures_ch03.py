@@ -1,25 +1,7 @@
 """Recorded figures of chapter 3 (cross-encoders vs bi-encoders) held in bands."""
 
 import pytest
-
-from sbert_lessons.report import load_metrics
-
-
-@pytest.fixture(scope="module")
-def metrics():
-    m = load_metrics()
-    if not m:
-        pytest.fail("_build/metrics.json is empty: the notebooks did not run (run `make test`)")
-    return m
-
-
-def entry(metrics, key):
-    assert key in metrics, f"{key} was not recorded; did 03_cross_vs_bi_encoders run?"
-    return metrics[key]
-
-
-def value(metrics, key):
-    return entry(metrics, key)["value"]
+from _figures import entry, value
 
 
 def test_weight_sharing_is_proven(metrics):

@@ -1,25 +1,7 @@
 """Recorded figures of chapters 4 (pooling) and 5 (objectives) held in bands (run after the notebooks)."""
 
 import pytest
-
-from sbert_lessons.report import load_metrics
-
-
-@pytest.fixture(scope="module")
-def metrics():
-    m = load_metrics()
-    if not m:
-        pytest.fail("_build/metrics.json is empty: the notebooks did not run (run `make test`)")
-    return m
-
-
-def value(metrics, key):
-    assert key in metrics, f"{key} was not recorded; did its notebook run?"
-    return metrics[key]["value"]
-
-
-def profile(metrics, key):
-    return metrics[key]["profile"]
+from _figures import profile, value
 
 
 # ------------------------------------------------------------------------------------ chapter 4
