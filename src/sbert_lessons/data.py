@@ -355,4 +355,5 @@ def unique_texts(*columns: Any) -> list[str]:
 
 
 def stsb_gold(df: pd.DataFrame) -> np.ndarray:
+    """The gold STS-B scores (0-5) as floats, in row order (chapter 2 plots predictions against them)."""
     return df["score"].to_numpy(dtype=float)
