@@ -26,8 +26,18 @@ from .cache import ChecksumError, atomic_dir, cache_root, is_complete, set_finge
 from .profile import get_device
 
 __all__ = [
-    "REGISTRY", "ModelSpec", "ModelUnavailableError", "ChecksumError", "GloVe", "embedding_dim",
-    "hub_offline", "load_glove", "load_optional", "load_sentence_model", "model_path", "attribution",
+    "REGISTRY",
+    "ChecksumError",
+    "GloVe",
+    "ModelSpec",
+    "ModelUnavailableError",
+    "attribution",
+    "embedding_dim",
+    "hub_offline",
+    "load_glove",
+    "load_optional",
+    "load_sentence_model",
+    "model_path",
 ]
 
 
@@ -121,7 +131,7 @@ def _package_dir(module: str) -> Path | None:
     found = importlib.util.find_spec(module)
     if found is None or not found.submodule_search_locations:
         return None
-    return Path(list(found.submodule_search_locations)[0])
+    return Path(next(iter(found.submodule_search_locations)))
 
 
 def _split_zip_parts(spec: ModelSpec) -> list[Path]:

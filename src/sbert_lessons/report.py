@@ -16,8 +16,9 @@ import json
 import math
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 ENV_METRICS = "SBERT_LESSONS_METRICS"
 KEY_RE = re.compile(r"^ch\d{2}\.[a-z0-9_]+(\.[a-z0-9_]+)+$")

@@ -2,10 +2,10 @@
 
 import json
 import re
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 import yaml
 from packaging.requirements import Requirement
 
@@ -49,7 +49,7 @@ def test_notebook_stored_without_outputs_and_parameterised(path):
     for c in code:
         assert not c.get("outputs") and c.get("execution_count") is None, "strip outputs (make strip)"
     assert "parameters" in code[0].get("metadata", {}).get("tags", []), "first code cell must be tagged parameters"
-    assert re.search(r"^profile\s*=", "".join(code[0]["source"]), re.M), "parameters cell must set `profile`"
+    assert re.search(r"^profile\s*=", "".join(code[0]["source"]), re.MULTILINE), "parameters cell must set `profile`"
     assert nb["metadata"].get("kernelspec", {}).get("name") == "python3"
 
 
@@ -74,5 +74,5 @@ def test_toc_lists_existing_pages_and_every_notebook():
 def test_ci_runs_the_readme_test_command():
     readme = (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
-    assert "make test" in readme and re.search(r"^\s*make test\b", ci, re.M)
+    assert "make test" in readme and re.search(r"^\s*make test\b", ci, re.MULTILINE)
     assert "set -eo pipefail" in ci and "-W" in ci
