@@ -212,15 +212,21 @@ def fit_cross_encoder(model: Any, s1: list[str], s2: list[str], labels: list[flo
         feats = tok([s1[i] for i in idx], [s2[i] for i in idx], padding=True, truncation=True,
                     max_length=recipe.max_length, return_tensors="pt")
         logits = hf(**_to(dict(feats), device)).logits.view(-1)
-        loss = loss_fn(logits, y_all[idx].to(device))
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(hf.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        opt.zero_grad(set_to_none=True)
-        losses.append(float(loss.detach()))
+        losses.append(_step(loss_fn(logits, y_all[idx].to(device)), hf, opt, sched))
     hf.eval()
     return losses
+
+
+def _step(loss: Any, module: Any, opt: Any, sched: Any) -> float:
+    """One optimisation step shared by both recipes: backward, clip the gradient norm at 1, step, reset."""
+    import torch
+
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(module.parameters(), 1.0)
+    opt.step()
+    sched.step()
+    opt.zero_grad(set_to_none=True)
+    return float(loss.detach())
 
 
 def bi_encoder_features(model: Any, texts: list[str]) -> dict:
@@ -246,13 +252,7 @@ def fit_bi_encoder(model: Any, s1: list[str], s2: list[str], labels: list[float]
         u = model(bi_encoder_features(model, [s1[i] for i in idx]))["sentence_embedding"]
         v = model(bi_encoder_features(model, [s2[i] for i in idx]))["sentence_embedding"]
         cos = torch.nn.functional.cosine_similarity(u, v)
-        loss = torch.nn.functional.mse_loss(cos, y_all[idx].to(cos.device))
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        opt.zero_grad(set_to_none=True)
-        losses.append(float(loss.detach()))
+        losses.append(_step(torch.nn.functional.mse_loss(cos, y_all[idx].to(cos.device)), model, opt, sched))
     model.eval()
     return losses
 
