@@ -144,7 +144,7 @@ def _param_probe(model: Any) -> tuple | None:
     return tuple((k, id(t), t._version) for k, t in state_dict(keep_vars=True).items())
 
 
-def _tensor_hash(model: Any) -> str:
+def tensor_hash(model: Any) -> str:
     import torch
 
     h = hashlib.sha256()
@@ -178,7 +178,7 @@ def model_fingerprint(model: Any) -> str:
     memo = getattr(model, "_sbert_lessons_fp_memo", None)
     if memo is not None and memo[0] == probe:
         return memo[1]
-    fp = _tensor_hash(model)
+    fp = tensor_hash(model)
     with contextlib.suppress(AttributeError, TypeError):
         set_fingerprint(model, fp)
     return fp

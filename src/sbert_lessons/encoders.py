@@ -36,6 +36,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import cache
 from . import losses as L
 
 TOKEN_RE = re.compile(r"\w+|[^\w\s]")
@@ -216,8 +217,7 @@ class GloveEncoder(nn.Module):
         vectors = state["embedding.weight"][1:].numpy()
         model = cls(words, vectors, **cfg)
         model.load_state_dict(state)
-        model._sbert_lessons_fingerprint = "glove-encoder:" + _state_hash(model)
-        return model
+        return fingerprint(model)
 
 
 class torch_threads:
@@ -235,20 +235,12 @@ class torch_threads:
         torch.set_num_threads(self.saved)
 
 
-def _state_hash(model: nn.Module) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    for name, t in sorted(model.state_dict().items()):
-        h.update(name.encode())
-        h.update(t.detach().cpu().contiguous().numpy().tobytes())
-    h.update("\n".join(getattr(model, "words", [])).encode())
-    return h.hexdigest()
-
-
 def fingerprint(model: GloveEncoder) -> GloveEncoder:
-    """Give ``model`` a cache fingerprint of its weights and vocabulary (call after any change)."""
-    model._sbert_lessons_fingerprint = "glove-encoder:" + _state_hash(model)
+    """Declare ``model``'s cache fingerprint: its tensors (the cache's own hash) plus its vocabulary,
+    which maps tokens to rows and is not a tensor. Like every declared fingerprint, it lapses by itself
+    after any in-place weight update (see :func:`sbert_lessons.cache.set_fingerprint`)."""
+    weights = cache.tensor_hash(model)
+    cache.set_fingerprint(model, f"glove-encoder:{weights}:vocab={cache.texts_hash(model.words)}")
     return model
 
 

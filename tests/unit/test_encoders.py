@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sbert_lessons import cache
 from sbert_lessons import encoders as E
 
 WORDS = ["a", "cat", "dog", "man", "runs", "sleeps", "the", "woman", "."]
@@ -112,6 +113,7 @@ def test_trained_encoder_is_cached(monkeypatch):
     m2, _h2 = E.trained_encoder("tiny", "smoke", WORDS, vectors())
     assert len(trained) == 1, "the second call must come from the cache"
     np.testing.assert_allclose(m1.encode(["a cat"]), m2.encode(["a cat"]))
-    assert m1._sbert_lessons_fingerprint == m2._sbert_lessons_fingerprint
+    assert cache.model_fingerprint(m1) == cache.model_fingerprint(m2)
+    assert cache.model_fingerprint(m1).startswith("glove-encoder:")
     E.trained_encoder("tiny", "full", WORDS, vectors())
     assert len(trained) == 2, "another profile is another model"
