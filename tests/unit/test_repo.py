@@ -22,7 +22,7 @@ def _norm(req: str) -> str:
 def test_environment_yml_mirrors_pyproject():
     py = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     wanted = {_norm(r) for r in py["dependencies"]}
-    for extra in ("book", "test", "dev"):
+    for extra in ("book", "test", "dev", "classroom", "scale"):
         wanted |= {_norm(r) for r in py["optional-dependencies"][extra]}
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     pip_lists = [d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d]
