@@ -10,6 +10,8 @@ Each module is one concept and names the chapter that introduces it:
   STS bi-encoder recipes, cached);
 - ch. 4: ``pooling`` (mean / max / CLS / … with the attention mask);
 - ch. 5: ``losses`` (training objectives from scratch), ``encoders`` (GloVe-based Siamese encoders).
+- ch. 9: ``clustering`` (k-means / agglomerative on unit vectors, ARI and NMI, silhouette sweep,
+  community detection and its precision against labels).
 
 Modules are imported on demand so that ``import sbert_lessons`` stays fast.
 """
