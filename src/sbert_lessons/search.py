@@ -1,0 +1,589 @@
+"""Semantic search at scale (introduced in chapter 7; chapters 6, 8 and 10 reuse its SciFact texts).
+
+* **Texts, encoded once.** :func:`scifact_doc_texts` is *the* way a SciFact document becomes one string
+  (``title + " " + text``) and :func:`scifact_query_texts` the way a claim does; every chapter that encodes
+  SciFact goes through them, so the embedding cache is hit instead of re-encoding. :func:`ann_corpus_texts`
+  is the sentence collection of the approximate-search benchmark (a seeded slice in smoke, over 100,000
+  sentences in full), encoded in cached chunks by :func:`encode_chunked`.
+* **Exact search**: :func:`exact_topk`, a brute-force cosine top-k that equals
+  ``sentence_transformers.util.semantic_search`` and refuses bad input (empty corpus, ``k`` larger than the
+  corpus, a dimension mismatch, NaN vectors) with a clear :class:`ValueError`.
+* **Runs**: results as ``{query_id: {doc_id: score}}`` dictionaries (the TREC run format that
+  ``pytrec_eval`` and :mod:`sbert_lessons.evaluation` read): :func:`topk_to_run`.
+* **Lexical and hybrid**: :func:`bm25_search` (``bm25s``), :func:`reciprocal_rank_fusion`,
+  :func:`normalized_score_mix`, and :func:`rerank` with a cross-encoder.
+* **Approximate nearest neighbours** (FAISS): :func:`build_index` for ``flat`` / ``hnsw`` / ``ivf`` /
+  ``ivfpq``, :func:`set_search_effort` (``efSearch`` or ``nprobe``), :func:`faiss_search`,
+  :func:`index_bytes`, :func:`recall_vs_exact`.
+* **Smaller vectors**: :func:`quantized_search`, the library's ``quantize_embeddings`` (int8, binary)
+  with float32 rescoring of an oversampled candidate list.
+* **Beyond one process**: :func:`encode_with_pool` (the library's multi-process pool) and
+  :func:`encode_with_ray` (Ray Data ``map_batches`` over a model actor; Ray is the optional ``scale``
+  extra, :func:`ray_available` says whether it is installed).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "ANN_CHUNK",
+    "INDEX_KINDS",
+    "QUANT_PRECISIONS",
+    "ann_corpus_texts",
+    "bm25_search",
+    "build_index",
+    "check_embeddings",
+    "encode_chunked",
+    "encode_with_pool",
+    "encode_with_ray",
+    "exact_topk",
+    "faiss_search",
+    "index_bytes",
+    "normalized_score_mix",
+    "quantized_search",
+    "ray_available",
+    "recall_vs_exact",
+    "reciprocal_rank_fusion",
+    "rerank",
+    "scifact_doc_texts",
+    "scifact_query_texts",
+    "scifact_sentences",
+    "set_search_effort",
+    "topk_to_run",
+]
+
+#: Rows per cached chunk when a large collection is encoded (a crash loses one chunk, not the whole run).
+ANN_CHUNK = 10_000
+#: Size of the full-profile ANN collection: every course-corpus sentence plus SciFact abstract sentences.
+ANN_FULL_SIZE = 110_000
+INDEX_KINDS = ("flat", "hnsw", "ivf", "ivfpq")
+QUANT_PRECISIONS = ("float32", "int8", "binary")
+
+
+# ------------------------------------------------------------------------------------------------ texts
+def scifact_doc_texts(corpus: Any) -> list[str]:
+    """One string per SciFact document, ``title + " " + text`` (stripped), in corpus row order.
+
+    This is the course's single definition: chapters that encode SciFact call it so that they hit the
+    same embedding-cache entries.
+    """
+    for col in ("title", "text"):
+        if col not in getattr(corpus, "columns", ()):
+            raise ValueError(f"scifact_doc_texts needs a corpus table with a {col!r} column")
+    return [f"{str(t).strip()} {str(x).strip()}".strip() for t, x in zip(corpus["title"], corpus["text"])]
+
+
+def scifact_query_texts(queries: Any) -> list[str]:
+    """The SciFact claims (queries) as plain strings, in row order."""
+    if "text" not in getattr(queries, "columns", ()):
+        raise ValueError("scifact_query_texts needs a queries table with a 'text' column")
+    return [str(t).strip() for t in queries["text"]]
+
+
+_SENT_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z(])")
+
+
+def scifact_sentences(corpus: Any, min_chars: int = 20) -> list[str]:
+    """The distinct sentences of SciFact's abstracts (a simple punctuation split), in corpus order."""
+    seen: dict[str, None] = {}
+    for text in corpus["text"]:
+        for s in _SENT_SPLIT.split(str(text).strip()):
+            if len(s) >= min_chars:
+                seen.setdefault(s, None)
+    return list(seen)
+
+
+def ann_corpus_texts(profile: str | None = None) -> list[str]:
+    """The sentence collection of chapter 7's approximate-search benchmark.
+
+    Smoke: the course corpus's seeded smoke slice (``data.SMOKE_ROWS``). Full: all 88,726 course-corpus
+    sentences, then distinct SciFact abstract sentences not already in it, up to ``ANN_FULL_SIZE``.
+    """
+    from . import data
+    from .profile import active, get_profile
+
+    prof = get_profile(profile) if profile else active().name
+    texts = data.load("corpus", "all", prof)["text"].tolist()
+    if prof == "smoke":
+        return texts
+    have = set(texts)
+    for s in scifact_sentences(data.load_scifact("test").corpus):
+        if len(texts) >= ANN_FULL_SIZE:
+            break
+        if s not in have:
+            have.add(s)
+            texts.append(s)
+    return texts
+
+
+def encode_chunked(model: Any, texts: Sequence[str], chunk_size: int = ANN_CHUNK,
+                   **encode_kwargs: Any) -> np.ndarray:
+    """:func:`sbert_lessons.cache.encode` over fixed chunks of ``chunk_size`` texts, concatenated."""
+    from .cache import encode
+
+    texts = list(texts)
+    if not texts:
+        raise ValueError("encode_chunked got an empty list of texts")
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    parts = [encode(model, texts[i:i + chunk_size], **encode_kwargs) for i in range(0, len(texts), chunk_size)]
+    return np.concatenate(parts, axis=0)
+
+
+# ----------------------------------------------------------------------------------------- exact search
+def check_embeddings(x: Any, name: str = "embeddings", *, allow_empty: bool = False) -> np.ndarray:
+    """``x`` as a C-contiguous float32 (n, d) array; a clear ValueError for empty, 1-D/3-D or NaN input."""
+    if hasattr(x, "detach"):  # a torch tensor
+        x = x.detach().to("cpu").numpy()
+    arr = np.asarray(x)
+    if arr.ndim == 1 and arr.size:
+        arr = arr[None, :]
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array (n, dim), got shape {arr.shape}")
+    if arr.shape[0] == 0 and not allow_empty:
+        raise ValueError(f"{name} is empty: there is nothing to search")
+    if arr.shape[1] == 0:
+        raise ValueError(f"{name} has zero dimensions")
+    if not np.issubdtype(arr.dtype, np.number):
+        raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}")
+    arr = np.ascontiguousarray(arr, dtype=np.float32)
+    bad = ~np.isfinite(arr).all(axis=1)
+    if bad.any():
+        raise ValueError(f"{name} has {int(bad.sum())} row(s) with NaN or infinite values, first at row "
+                         f"{int(np.flatnonzero(bad)[0])}: fix the encoder output before searching")
+    return arr
+
+
+def _check_k(k: Any, n: int, what: str = "corpus") -> int:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise TypeError(f"top_k must be an integer, got {type(k).__name__}")
+    if k < 1:
+        raise ValueError(f"top_k must be >= 1, got {k}")
+    if k > n:
+        raise ValueError(f"top_k={k} is larger than the {what} ({n} items): ask for at most {n}")
+    return int(k)
+
+
+def _normalize(x: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    zero = np.flatnonzero(norms[:, 0] == 0)
+    if zero.size:
+        raise ValueError(f"{zero.size} zero vector(s), first at row {zero[0]}: cosine is undefined")
+    return x / norms
+
+
+def _sorted_topk(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k per row, highest first, ties broken by the lower index (deterministic)."""
+    n = scores.shape[1]
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k < n else np.tile(np.arange(n), (len(scores), 1))
+    part_scores = np.take_along_axis(scores, part, axis=1)
+    order = np.lexsort((part, -part_scores), axis=1)
+    ids = np.take_along_axis(part, order, axis=1)
+    return np.take_along_axis(scores, ids, axis=1), ids
+
+
+def exact_topk(query_emb: Any, corpus_emb: Any, top_k: int = 10, *, cosine: bool = True,
+               chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """Brute-force top-k: ``(scores, ids)``, each ``(n_queries, top_k)``, best first.
+
+    With ``cosine=True`` (the default, as ``util.semantic_search``) both sides are L2-normalised first;
+    otherwise the score is the plain dot product.
+    """
+    q = check_embeddings(query_emb, "query embeddings")
+    c = check_embeddings(corpus_emb, "corpus embeddings", allow_empty=True)
+    if c.shape[0] == 0:
+        raise ValueError("the corpus is empty: there is nothing to search")
+    if q.shape[1] != c.shape[1]:
+        raise ValueError(f"dimension mismatch: queries have {q.shape[1]} dimensions, the corpus {c.shape[1]} "
+                         "(were they encoded by the same model?)")
+    k = _check_k(top_k, c.shape[0])
+    if cosine:
+        q, c = _normalize(q), _normalize(c)
+    out_s, out_i = [], []
+    for i in range(0, len(q), chunk):
+        s, ids = _sorted_topk(q[i:i + chunk] @ c.T, k)
+        out_s.append(s)
+        out_i.append(ids)
+    return np.concatenate(out_s), np.concatenate(out_i)
+
+
+def topk_to_run(ids: Any, scores: Any, query_ids: Sequence[str], doc_ids: Sequence[str]) -> dict[str, dict[str, float]]:
+    """Turn ``(ids, scores)`` rows into a run ``{query_id: {doc_id: score}}`` (negative ids are padding)."""
+    ids, scores = np.asarray(ids), np.asarray(scores, dtype=float)
+    if ids.shape != scores.shape or ids.ndim != 2:
+        raise ValueError(f"ids and scores must be two (n, k) arrays of one shape, got {ids.shape} and {scores.shape}")
+    if len(query_ids) != len(ids):
+        raise ValueError(f"{len(ids)} result rows but {len(query_ids)} query ids")
+    run: dict[str, dict[str, float]] = {}
+    for qid, row_i, row_s in zip(query_ids, ids, scores):
+        run[str(qid)] = {str(doc_ids[j]): float(s) for j, s in zip(row_i, row_s) if j >= 0}
+    return run
+
+
+def _check_run(run: Any, name: str = "run") -> Mapping[str, Mapping[str, float]]:
+    if not isinstance(run, Mapping):
+        raise TypeError(f"{name} must be a dict {{query_id: {{doc_id: score}}}}, got {type(run).__name__}")
+    for qid, docs in run.items():
+        if not isinstance(docs, Mapping):
+            raise TypeError(f"{name}[{qid!r}] must be a dict {{doc_id: score}}, got {type(docs).__name__}")
+    return run
+
+
+def ranked_ids(docs: Mapping[str, float]) -> list[str]:
+    """Doc ids by decreasing score; ties by decreasing id, as ``trec_eval`` orders them."""
+    return [d for d, _ in sorted(docs.items(), key=lambda kv: (-kv[1], _desc(kv[0])))]
+
+
+class _desc(str):
+    """A string that sorts in reverse (for trec_eval's tie order inside an ascending sort)."""
+
+    def __lt__(self, other: str) -> bool:  # type: ignore[override]
+        return str.__gt__(self, other)
+
+
+# ---------------------------------------------------------------------------------- lexical and hybrid
+def bm25_search(corpus_texts: Sequence[str], query_texts: Sequence[str], top_k: int = 100, *,
+                stopwords: str | None = "en", k1: float = 1.5, b: float = 0.75,
+                method: str = "lucene") -> tuple[np.ndarray, np.ndarray]:
+    """BM25 with ``bm25s``: ``(scores, ids)`` of shape ``(n_queries, top_k)``, best first.
+
+    Tokenisation is bm25s's (lower case, word characters, English stop words removed, no stemming).
+    """
+    import bm25s
+
+    corpus_texts, query_texts = list(corpus_texts), list(query_texts)
+    if not corpus_texts:
+        raise ValueError("the corpus is empty: there is nothing to search")
+    if not query_texts:
+        raise ValueError("bm25_search got no queries")
+    k = _check_k(top_k, len(corpus_texts))
+    retriever = bm25s.BM25(k1=k1, b=b, method=method)
+    retriever.index(bm25s.tokenize(corpus_texts, stopwords=stopwords, show_progress=False),
+                    show_progress=False)
+    q_tokens = bm25s.tokenize(query_texts, stopwords=stopwords, show_progress=False)
+    ids, scores = retriever.retrieve(q_tokens, k=k, show_progress=False, n_threads=1)
+    return np.asarray(scores, dtype=np.float32), np.asarray(ids, dtype=np.int64)
+
+
+def reciprocal_rank_fusion(runs: Sequence[Mapping[str, Mapping[str, float]]], k: int = 60,
+                           top_k: int | None = None) -> dict[str, dict[str, float]]:
+    """Reciprocal-rank fusion (Cormack et al. 2009): score(d) = sum over runs of 1 / (k + rank(d)).
+
+    Ranks start at 1 and follow :func:`ranked_ids`; a document absent from a run gets nothing from it.
+    """
+    if not runs:
+        raise ValueError("reciprocal_rank_fusion needs at least one run")
+    if isinstance(k, bool) or not isinstance(k, (int, float)) or k < 0:
+        raise ValueError(f"the RRF constant k must be a number >= 0, got {k!r}")
+    runs = [_check_run(r, f"runs[{i}]") for i, r in enumerate(runs)]
+    fused: dict[str, dict[str, float]] = {}
+    for qid in sorted({q for r in runs for q in r}):
+        acc: dict[str, float] = {}
+        for r in runs:
+            for rank, d in enumerate(ranked_ids(r.get(qid, {})), start=1):
+                acc[d] = acc.get(d, 0.0) + 1.0 / (k + rank)
+        fused[qid] = _cut(acc, top_k)
+    return fused
+
+
+def _cut(docs: dict[str, float], top_k: int | None) -> dict[str, float]:
+    if top_k is None:
+        return docs
+    return {d: docs[d] for d in ranked_ids(docs)[:top_k]}
+
+
+def normalized_score_mix(runs: Sequence[Mapping[str, Mapping[str, float]]], weights: Sequence[float],
+                         top_k: int | None = None) -> dict[str, dict[str, float]]:
+    """Convex mix of min-max normalised scores: sum_i w_i * (s_i(d) - min_i) / (max_i - min_i).
+
+    Each run's scores are rescaled per query to [0, 1] (a constant list becomes all ones); a document
+    missing from a run counts 0 there. Weights must be non-negative and are rescaled to sum to 1.
+    """
+    if not runs:
+        raise ValueError("normalized_score_mix needs at least one run")
+    w = np.asarray(weights, dtype=float)
+    if w.shape != (len(runs),):
+        raise ValueError(f"{len(runs)} runs but {w.size} weights")
+    if not np.isfinite(w).all() or (w < 0).any() or w.sum() == 0:
+        raise ValueError(f"weights must be finite, non-negative and not all zero, got {list(weights)}")
+    w = w / w.sum()
+    runs = [_check_run(r, f"runs[{i}]") for i, r in enumerate(runs)]
+    mixed: dict[str, dict[str, float]] = {}
+    for qid in sorted({q for r in runs for q in r}):
+        acc: dict[str, float] = {}
+        for wi, r in zip(w, runs):
+            docs = r.get(qid, {})
+            if not docs:
+                continue
+            vals = np.array(list(docs.values()), dtype=float)
+            lo, hi = vals.min(), vals.max()
+            for d, s in docs.items():
+                acc[d] = acc.get(d, 0.0) + wi * ((s - lo) / (hi - lo) if hi > lo else 1.0)
+        mixed[qid] = _cut(acc, top_k)
+    return mixed
+
+
+def rerank(cross_encoder: Any, run: Mapping[str, Mapping[str, float]], query_texts: Mapping[str, str],
+           doc_texts: Mapping[str, str], depth: int = 100, batch_size: int = 32) -> dict[str, dict[str, float]]:
+    """Re-score each query's first ``depth`` documents with ``cross_encoder.predict``.
+
+    The re-scored documents come first, ordered by the cross-encoder; the rest of the run keeps its
+    order below them, so recall at any cut-off ≥ ``depth`` is unchanged.
+    """
+    run = _check_run(run)
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
+        raise ValueError(f"depth must be a positive integer, got {depth!r}")
+    pairs, slots = [], []
+    heads: dict[str, list[str]] = {}
+    for qid, docs in run.items():
+        if qid not in query_texts:
+            raise ValueError(f"no text for query {qid!r}")
+        heads[qid] = ranked_ids(docs)
+        for d in heads[qid][:depth]:
+            if d not in doc_texts:
+                raise ValueError(f"no text for document {d!r}")
+            pairs.append((query_texts[qid], doc_texts[d]))
+            slots.append((qid, d))
+    scores = np.asarray(cross_encoder.predict(pairs, batch_size=batch_size, show_progress_bar=False),
+                        dtype=float) if pairs else np.zeros(0)
+    out: dict[str, dict[str, float]] = {q: {} for q in run}
+    for (qid, d), s in zip(slots, scores):
+        out[qid][d] = float(s)
+    for qid, order in heads.items():
+        tail = order[depth:]
+        floor = min(out[qid].values(), default=0.0)
+        for i, d in enumerate(tail, start=1):  # strictly below every re-scored document, in the old order
+            out[qid][d] = floor - float(i)
+    return out
+
+
+# ------------------------------------------------------------------------------ approximate (FAISS)
+def build_index(kind: str, vectors: Any, *, hnsw_m: int = 32, ef_construction: int = 100,
+                nlist: int | None = None, pq_m: int | None = None, pq_bits: int = 8, seed: int = 0):
+    """A FAISS inner-product index of ``kind`` over ``vectors`` (normalise them first for cosine).
+
+    ``flat``: exact. ``hnsw``: graph with ``hnsw_m`` links per node. ``ivf``: ``nlist`` k-means cells
+    (default ≈ 4·√n). ``ivfpq``: the same cells, vectors compressed to ``pq_m`` codes of ``pq_bits`` bits
+    (default ``dim / 8`` sub-vectors, i.e. 8 dimensions per byte, 16x smaller than float32).
+    """
+    import faiss
+
+    if kind not in INDEX_KINDS:
+        raise ValueError(f"unknown index kind {kind!r}; choose one of {', '.join(INDEX_KINDS)}")
+    x = check_embeddings(vectors, "vectors")
+    n, d = x.shape
+    if kind == "flat":
+        index = faiss.IndexFlatIP(d)
+    elif kind == "hnsw":
+        index = faiss.IndexHNSWFlat(d, hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = ef_construction
+    else:
+        nlist = nlist or max(1, int(4 * np.sqrt(n)))
+        if nlist > n:
+            raise ValueError(f"nlist={nlist} cells for {n} vectors: use at most {n}")
+        quantizer = faiss.IndexFlatIP(d)
+        if kind == "ivf":
+            index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
+        else:
+            pq_m = pq_m or max(1, d // 8)
+            if d % pq_m:
+                raise ValueError(f"pq_m={pq_m} must divide the dimension {d}")
+            index = faiss.IndexIVFPQ(quantizer, d, nlist, pq_m, pq_bits, faiss.METRIC_INNER_PRODUCT)
+        index.cp.seed = seed
+        index.train(x)
+        index.quantizer_trains_alone = 0
+    index.add(x)
+    return index
+
+
+def _kind_of(index: Any) -> str:
+    import faiss
+
+    if isinstance(index, faiss.IndexHNSW):
+        return "hnsw"
+    if isinstance(index, faiss.IndexIVF):
+        return "ivf"
+    return "flat"
+
+
+def set_search_effort(index: Any, effort: int) -> Any:
+    """Set HNSW's ``efSearch`` or IVF's ``nprobe`` (the speed/recall dial); a flat index has none."""
+    if isinstance(effort, bool) or not isinstance(effort, (int, np.integer)) or effort < 1:
+        raise ValueError(f"search effort must be a positive integer, got {effort!r}")
+    kind = _kind_of(index)
+    if kind == "hnsw":
+        index.hnsw.efSearch = int(effort)
+    elif kind == "ivf":
+        index.nprobe = int(min(effort, index.nlist))
+    else:
+        raise ValueError("a flat index is exact: it has no search-effort parameter")
+    return index
+
+
+def faiss_search(index: Any, queries: Any, top_k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """``index.search`` with the same input checks as :func:`exact_topk`: ``(scores, ids)``."""
+    q = check_embeddings(queries, "query embeddings")
+    if q.shape[1] != index.d:
+        raise ValueError(f"dimension mismatch: queries have {q.shape[1]} dimensions, the index {index.d}")
+    k = _check_k(top_k, index.ntotal, "index")
+    return index.search(q, k)
+
+
+def index_bytes(index: Any) -> int:
+    """Size of the serialised index in bytes (vectors, graph links or codes, and centroids)."""
+    import faiss
+
+    return int(faiss.serialize_index(index).size)
+
+
+def recall_vs_exact(approx_ids: Any, exact_ids: Any) -> float:
+    """Mean over queries of |approximate top-k ∩ exact top-k| / k (the ANN literature's recall@k)."""
+    a, e = np.asarray(approx_ids), np.asarray(exact_ids)
+    if a.shape != e.shape or a.ndim != 2 or a.shape[1] == 0:
+        raise ValueError(f"need two (n_queries, k) id arrays of one shape, got {a.shape} and {e.shape}")
+    hits = [len(set(x[x >= 0].tolist()) & set(y.tolist())) for x, y in zip(a, e)]
+    return float(np.mean(hits) / a.shape[1])
+
+
+# ------------------------------------------------------------------------------------- quantization
+def quantized_search(query_emb: Any, corpus_emb: Any, precision: str, top_k: int = 10, *,
+                     rescore_multiplier: int = 4, calibration: Any = None) -> dict[str, Any]:
+    """Search a quantized corpus with float32 queries, then rescore the oversampled candidates.
+
+    ``precision``: ``float32`` (exact, the baseline), ``int8`` (the library's per-dimension scalar
+    quantization, ranges from ``calibration`` or the corpus) or ``binary`` (one bit per dimension, the
+    sign; candidates by Hamming distance). For int8 and binary, ``top_k * rescore_multiplier``
+    candidates are fetched and rescored with the float32 query against the quantized document vectors
+    (dequantized), as the library's ``semantic_search_faiss`` does. Vectors are L2-normalised first.
+
+    Returns ``{"scores", "ids", "corpus_bytes", "search_s"}``.
+    """
+    import faiss
+    from sentence_transformers import quantize_embeddings
+
+    if precision not in QUANT_PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(QUANT_PRECISIONS)}")
+    q = _normalize(check_embeddings(query_emb, "query embeddings"))
+    c = _normalize(check_embeddings(corpus_emb, "corpus embeddings"))
+    if q.shape[1] != c.shape[1]:
+        raise ValueError(f"dimension mismatch: queries have {q.shape[1]} dimensions, the corpus {c.shape[1]}")
+    k = _check_k(top_k, len(c))
+    if isinstance(rescore_multiplier, bool) or not isinstance(rescore_multiplier, int) or rescore_multiplier < 1:
+        raise ValueError(f"rescore_multiplier must be a positive integer, got {rescore_multiplier!r}")
+    if precision == "float32":
+        t0 = time.perf_counter()
+        scores, ids = exact_topk(q, c, k, cosine=False)
+        return {"scores": scores, "ids": ids, "corpus_bytes": c.nbytes, "search_s": time.perf_counter() - t0}
+    n_cand = min(len(c), k * rescore_multiplier)
+    if precision == "int8":
+        calib = c if calibration is None else check_embeddings(calibration, "calibration embeddings")
+        ranges = np.stack([calib.min(axis=0), calib.max(axis=0)])
+        cq = quantize_embeddings(c, precision="int8", ranges=ranges)
+        steps = np.where(ranges[1] > ranges[0], (ranges[1] - ranges[0]) / 255, 1.0).astype(np.float32)
+        deq = (cq.astype(np.float32) + 128.0) * steps + ranges[0]
+        t0 = time.perf_counter()
+        qq = quantize_embeddings(q, precision="int8", ranges=ranges).astype(np.float32)
+        _, cand = _sorted_topk(qq @ cq.astype(np.float32).T, n_cand)  # integer-valued scores
+        corpus_bytes = cq.nbytes
+        cand_vecs = deq[cand]
+    else:
+        cq = quantize_embeddings(c, precision="ubinary")
+        index = faiss.IndexBinaryFlat(c.shape[1] if c.shape[1] % 8 == 0 else cq.shape[1] * 8)
+        index.add(cq)
+        t0 = time.perf_counter()
+        _, cand = index.search(quantize_embeddings(q, precision="ubinary"), n_cand)
+        corpus_bytes = cq.nbytes
+        bits = np.unpackbits(cq[cand], axis=-1)[..., : c.shape[1]]
+        cand_vecs = bits.astype(np.float32) * 2.0 - 1.0  # the stored signs, as +-1
+    rescored = np.einsum("qd,qkd->qk", q, cand_vecs)
+    order = np.lexsort((cand, -rescored), axis=1)[:, :k]
+    ids = np.take_along_axis(cand, order, axis=1)
+    scores = np.take_along_axis(rescored, order, axis=1)
+    return {"scores": scores, "ids": ids, "corpus_bytes": int(corpus_bytes), "search_s": time.perf_counter() - t0}
+
+
+# ----------------------------------------------------------------------------- beyond one process
+def encode_with_pool(model: Any, texts: Sequence[str], processes: int = 2, batch_size: int = 32) -> np.ndarray:
+    """Encode with the library's multi-process pool (``start_multi_process_pool`` / ``encode(pool=)``).
+
+    On a GPU machine each process drives one GPU; on a CPU each is a worker process. The pool is always
+    stopped, even when encoding fails.
+    """
+    texts = list(texts)
+    if not texts:
+        raise ValueError("encode_with_pool got no texts")
+    if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
+        raise ValueError(f"processes must be a positive integer, got {processes!r}")
+    device = str(getattr(getattr(model, "device", None), "type", "cpu"))
+    pool = model.start_multi_process_pool([device if device != "cuda" else f"cuda:{i}" for i in range(processes)]
+                                          if device == "cuda" else ["cpu"] * processes)
+    try:
+        emb = model.encode(texts, pool=pool, batch_size=batch_size, convert_to_numpy=True,
+                           show_progress_bar=False)
+    finally:
+        model.stop_multi_process_pool(pool)
+    return np.asarray(emb, dtype=np.float32)
+
+
+def ray_available() -> bool:
+    """Whether Ray Data (the optional ``scale`` extra) can be imported."""
+    try:
+        import ray
+        import ray.data  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class _RayEncoder:
+    """A Ray Data actor: loads the model once, then encodes every batch it is handed."""
+
+    def __init__(self, model_dir: str, threads: int = 1):
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        torch.set_num_threads(threads)
+        self.model = SentenceTransformer(model_dir, device="cpu")
+
+    def __call__(self, batch: dict) -> dict:
+        emb = self.model.encode(list(batch["text"]), batch_size=len(batch["text"]), convert_to_numpy=True,
+                                show_progress_bar=False)
+        return {"row": batch["row"], "embedding": emb.astype(np.float32)}
+
+
+def encode_with_ray(model_dir: str, texts: Sequence[str], actors: int = 2, batch_size: int = 64,
+                    num_cpus: int = 2) -> np.ndarray:
+    """Encode ``texts`` with Ray Data: ``map_batches`` over ``actors`` model actors; rows in input order.
+
+    Starts a local Ray (``num_cpus`` CPUs, no dashboard) unless one is already running; on a cluster,
+    ``ray.init(address="auto")`` before calling this spreads the same actors over its machines.
+    """
+    if not ray_available():
+        raise ImportError("Ray Data is not installed: pip install 'sbert-lessons[scale]' (ray[data])")
+    import ray
+
+    texts = list(texts)
+    if not texts:
+        raise ValueError("encode_with_ray got no texts")
+    if not ray.is_initialized():
+        ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
+                 configure_logging=False)
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False
+    ds = ray.data.from_items([{"row": i, "text": t} for i, t in enumerate(texts)])
+    out = ds.map_batches(_RayEncoder, fn_constructor_kwargs={"model_dir": str(model_dir)}, concurrency=actors,
+                         batch_size=batch_size, batch_format="numpy", num_cpus=1)
+    rows, embs = [], []
+    for batch in out.iter_batches(batch_size=None, batch_format="numpy"):
+        rows.append(batch["row"])
+        embs.append(np.stack(batch["embedding"]))
+    rows_a, emb = np.concatenate(rows), np.concatenate(embs)
+    result = np.empty_like(emb)
+    result[rows_a] = emb
+    return result
