@@ -82,3 +82,89 @@ def evaluate_sts(model: Any, df: Any, **encode_kwargs: Any) -> float:
     """STS Spearman ×100 of a sentence model on a ``sentence1, sentence2, score`` table."""
     e1, e2 = encode_pairs(model, df, **encode_kwargs)
     return sts_spearman(e1, e2, df["score"].to_numpy(dtype=float))
+
+
+# ------------------------------------------------------------------ retrieval metrics (chapter 7)
+# Written from scratch and checked against trec_eval itself (pytrec-eval-terrier) in the unit tests and
+# in chapter 7. A run is {query_id: {doc_id: score}}; qrels are {query_id: {doc_id: relevance}}, and a
+# document is relevant when its relevance is >= 1 (trec_eval's default level).
+def _retrieval_inputs(run: Any, qrels: Any, k: Any) -> None:
+    from collections.abc import Mapping
+
+    if not isinstance(run, Mapping) or not isinstance(qrels, Mapping):
+        raise TypeError("run and qrels must be dicts {query_id: {doc_id: score or relevance}}")
+    if not qrels:
+        raise ValueError("qrels are empty: there is nothing to evaluate against")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"the cut-off k must be a positive integer, got {k!r}")
+
+
+def ranked_docs(docs: Any) -> list[str]:
+    """Doc ids by decreasing score; ties by decreasing doc id (trec_eval's order)."""
+    from .search import ranked_ids
+
+    return ranked_ids(docs)
+
+
+def ndcg_at_k_per_query(run: Any, qrels: Any, k: int = 10) -> dict[str, float]:
+    """nDCG@k for every judged query: DCG = sum rel_i / log2(i + 1) over ranks i = 1..k (linear gain,
+    as trec_eval's ``ndcg_cut``), divided by the DCG of the ideal ordering of the judged documents.
+    A judged query missing from the run scores 0; a query with no relevant document is skipped."""
+    _retrieval_inputs(run, qrels, k)
+    out = {}
+    for qid, rels in qrels.items():
+        gains = sorted((r for r in rels.values() if r > 0), reverse=True)[:k]
+        if not gains:
+            continue
+        ideal = sum(g / np.log2(i + 2) for i, g in enumerate(gains))
+        top = ranked_docs(run.get(qid, {}))[:k]
+        dcg = sum(max(rels.get(d, 0), 0) / np.log2(i + 2) for i, d in enumerate(top))
+        out[qid] = float(dcg / ideal)
+    return out
+
+
+def recall_at_k_per_query(run: Any, qrels: Any, k: int = 100) -> dict[str, float]:
+    """Recall@k for every judged query: the share of its relevant documents found in the top k."""
+    _retrieval_inputs(run, qrels, k)
+    out = {}
+    for qid, rels in qrels.items():
+        relevant = {d for d, r in rels.items() if r > 0}
+        if not relevant:
+            continue
+        top = ranked_docs(run.get(qid, {}))[:k]
+        out[qid] = len(relevant.intersection(top)) / len(relevant)
+    return out
+
+
+def mrr_at_k_per_query(run: Any, qrels: Any, k: int = 10) -> dict[str, float]:
+    """Reciprocal rank of the first relevant document within the top k (0 when none is there)."""
+    _retrieval_inputs(run, qrels, k)
+    out = {}
+    for qid, rels in qrels.items():
+        relevant = {d for d, r in rels.items() if r > 0}
+        if not relevant:
+            continue
+        top = ranked_docs(run.get(qid, {}))[:k]
+        out[qid] = next((1.0 / (i + 1) for i, d in enumerate(top) if d in relevant), 0.0)
+    return out
+
+
+def _mean(per_query: dict[str, float], what: str) -> float:
+    if not per_query:
+        raise ValueError(f"{what}: no judged query has a relevant document")
+    return float(np.mean(list(per_query.values())))
+
+
+def ndcg_at_k(run: Any, qrels: Any, k: int = 10) -> float:
+    """Mean nDCG@k over the judged queries (see :func:`ndcg_at_k_per_query`)."""
+    return _mean(ndcg_at_k_per_query(run, qrels, k), "nDCG")
+
+
+def recall_at_k(run: Any, qrels: Any, k: int = 100) -> float:
+    """Mean recall@k over the judged queries (see :func:`recall_at_k_per_query`)."""
+    return _mean(recall_at_k_per_query(run, qrels, k), "recall")
+
+
+def mrr_at_k(run: Any, qrels: Any, k: int = 10) -> float:
+    """Mean reciprocal rank within the top k over the judged queries."""
+    return _mean(mrr_at_k_per_query(run, qrels, k), "MRR")
