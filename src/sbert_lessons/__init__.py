@@ -10,6 +10,8 @@ Each module is one concept and names the chapter that introduces it:
   STS bi-encoder recipes, cached);
 - ch. 4: ``pooling`` (mean / max / CLS / … with the attention mask);
 - ch. 5: ``losses`` (training objectives from scratch), ``encoders`` (GloVe-based Siamese encoders).
+- classroom kit (teachers' guide): ``classroom`` (sandboxed grading of otter assignments, student
+  edition of the book).
 - ch. 7: ``search`` (exact top-k, BM25, hybrid fusion, re-ranking, FAISS indexes, quantized search,
   multi-process and Ray encoding; the shared SciFact text helpers); retrieval metrics in ``evaluation``.
 - ch. 9: ``clustering`` (k-means / agglomerative on unit vectors, ARI and NMI, silhouette sweep,
