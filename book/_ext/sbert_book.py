@@ -1,89 +1,373 @@
-"""Local Sphinx extension for the course book.
+"""Local Sphinx extension for the course book: executed notebooks in, tables of what ran out.
 
-``metrics-table`` renders ``_build/metrics.json`` (every figure recorded by the notebooks, with the
-profile, device and versions that produced it) as a table. The page that holds it is rebuilt on every
-build, and the table is filled in after all notebooks have executed (``doctree-resolved``).
+The book executes nothing (``execute_notebooks: off``). Each lesson page is built from the copy that
+papermill executed (``_build/executed/NN_topic.ipynb``, written by ``tests/notebooks/test_execute.py``;
+``$SBERT_LESSONS_EXECUTED`` names another folder):
+
+- ``source-read`` merges the executed copy's outputs into the current source notebook, cell by cell, after
+  checking that every code cell is unchanged since it ran (a stale or missing copy is a warning, an error
+  under ``-W``), inserts papermill's injected-parameters cell after the ``parameters`` cell, and adds a note
+  under the title stating the profile, device and library versions the page's numbers came from;
+- a lesson page is rebuilt whenever its executed copy changes (``env-get-outdated``).
+
+Directives:
+
+``metrics-table``
+    every figure recorded in ``_build/metrics.json``, grouped by chapter, with the environment that produced
+    them stated once above the table (profile, device, library versions);
+``runtime-table``
+    each lesson's execution in this build (profile, device, seconds, budget, slowest cell), read from the
+    executed copies;
+``recorded-runtimes``
+    runs recorded by hand-started builds on other machines (``book/runtimes.json``: e.g. the full profile on a
+    CPU), each labelled with its profile and device.
+
+Pages holding a directive are rebuilt on every build; the tables are filled in after all documents are read.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import os
 from pathlib import Path
 
 from docutils import nodes
+from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
+logger = logging.getLogger(__name__)
+LIB_KEYS = ("torch", "sentence-transformers", "transformers")
 
-class metrics_placeholder(nodes.General, nodes.Element):
+
+# --------------------------------------------------------------------------- executed copies
+def executed_dir(root: Path) -> Path:
+    return Path(os.environ.get("SBERT_LESSONS_EXECUTED") or Path(root) / "_build" / "executed")
+
+
+def _tags(cell) -> list:
+    return (cell.get("metadata") or {}).get("tags") or []
+
+
+def _src(cell) -> str:
+    s = cell.get("source", "")
+    return "".join(s) if isinstance(s, list) else s
+
+
+def code_cells(nb: dict) -> list:
+    """The notebook's own code cells (papermill's injected-parameters cell left out)."""
+    return [c for c in nb["cells"] if c["cell_type"] == "code" and "injected-parameters" not in _tags(c)]
+
+
+def stale_reason(source: dict, executed: dict) -> str | None:
+    """Why ``executed`` is not an execution of ``source`` (``None`` when every code cell matches)."""
+    a, b = code_cells(source), code_cells(executed)
+    if len(a) != len(b):
+        return f"{len(a)} code cells now, {len(b)} when it was executed"
+    for i, (x, y) in enumerate(zip(a, b)):
+        if _src(x).strip() != _src(y).strip():
+            return f"code cell {i + 1} changed since it was executed"
+    return None
+
+
+def run_info(executed: dict) -> dict:
+    return ((executed.get("metadata") or {}).get("sbert_lessons") or {}).get("run") or {}
+
+
+def provenance_note(run: dict) -> str:
+    """The Markdown note placed under a lesson's title: where its numbers came from."""
+    if not run:
+        return ""
+    device = run.get("device") or "?"
+    name = run.get("device_name")
+    dev = f"{device} ({name})" if name and name.lower() != device.lower() else device
+    libs = ", ".join(f"{k} {v}" for k, v in (run.get("versions") or {}).items() if k in LIB_KEYS)
+    when = (run.get("executed_at") or "")[:10]
+    secs = run.get("seconds")
+    took = f" in {secs / 60:.1f} min" if isinstance(secs, (int, float)) else ""
+    return ("::::{note}\n:class: sbert-provenance\n"
+            f"**The numbers on this page** come from the **{run.get('profile', '?')}** profile on **{dev}**"
+            f"{', with ' + libs if libs else ''}; the notebook was executed on {when}{took}. "
+            "See [Setup](../book/setup.md) for the profiles and [Execution report](../book/runtimes.md) "
+            "for every lesson's time.\n::::\n")
+
+
+def merge_executed(source: dict, executed: dict) -> dict:
+    """``source`` with the outputs of ``executed`` (which must not be stale) and its injected parameters."""
+    merged = json.loads(json.dumps(source))
+    for mine, ran in zip(code_cells(merged), code_cells(executed)):
+        mine["outputs"] = ran.get("outputs", [])
+        mine["execution_count"] = ran.get("execution_count")
+        meta = ran.get("metadata") or {}
+        for key in ("papermill", "execution"):
+            if key in meta:
+                mine.setdefault("metadata", {})[key] = meta[key]
+    injected = [c for c in executed["cells"] if "injected-parameters" in _tags(c)]
+    if injected:
+        cells = merged["cells"]
+        at = next((i + 1 for i, c in enumerate(cells) if "parameters" in _tags(c)), 0)
+        cells[at:at] = injected
+    for key in ("papermill", "sbert_lessons"):
+        if key in executed.get("metadata", {}):
+            merged["metadata"][key] = executed["metadata"][key]
+    note = provenance_note(run_info(executed))
+    if note and merged["cells"]:
+        first_md = next((i for i, c in enumerate(merged["cells"]) if c["cell_type"] == "markdown"), None)
+        at = 0 if first_md is None else first_md + 1
+        merged["cells"].insert(at, {"cell_type": "markdown", "metadata": {}, "source": note,
+                                    **({"id": "sbert-provenance"} if "id" in merged["cells"][0] else {})})
+    return merged
+
+
+def _on_source_read(app, docname, source):
+    path = Path(app.env.doc2path(docname))
+    if path.suffix != ".ipynb" or path.parent.name != "notebooks":
+        return
+    exe = executed_dir(app.srcdir) / path.name
+    app.env.sbert_executed = getattr(app.env, "sbert_executed", {})
+    app.env.sbert_executed[docname] = exe.stat().st_mtime if exe.is_file() else None
+    if not exe.is_file():
+        logger.warning(f"{docname}: no executed copy ({exe.name} in {exe.parent}); the book executes nothing, "
+                       "so run `make notebooks` first", type="sbert", subtype="executed", location=docname)
+        return
+    src, ran = json.loads(source[0]), json.loads(exe.read_text())
+    why = stale_reason(src, ran)
+    if why:
+        logger.warning(f"{docname}: the executed copy is stale ({why}); run `make notebooks` again",
+                       type="sbert", subtype="executed", location=docname)
+        return
+    if (ran.get("metadata", {}).get("papermill") or {}).get("exception"):
+        logger.warning(f"{docname}: the executed copy stopped on an error; run `make notebooks`",
+                       type="sbert", subtype="executed", location=docname)
+    source[0] = json.dumps(merge_executed(src, ran))
+
+
+def _executed_outdated(app, env, added, changed, removed):
+    seen = getattr(env, "sbert_executed", {})
+    out = set()
+    for docname, mtime in seen.items():
+        if docname in removed:
+            continue
+        exe = executed_dir(app.srcdir) / Path(env.doc2path(docname)).name
+        now = exe.stat().st_mtime if exe.is_file() else None
+        if now != mtime:
+            out.add(docname)
+    return out
+
+
+# --------------------------------------------------------------------------- tables
+class table_placeholder(nodes.General, nodes.Element):
     pass
 
 
-class MetricsTable(SphinxDirective):
-    has_content = False
+def _directive(kind):
+    class _D(SphinxDirective):
+        has_content = False
 
-    def run(self):
-        docs = getattr(self.env, "sbert_metrics_docs", set())
-        docs.add(self.env.docname)
-        self.env.sbert_metrics_docs = docs
-        return [metrics_placeholder()]
+        def run(self):
+            docs = getattr(self.env, "sbert_table_docs", set())
+            docs.add(self.env.docname)
+            self.env.sbert_table_docs = docs
+            return [table_placeholder(kind=kind)]
+
+    return _D
 
 
 def _fmt(v):
     if v is None:
         return ""
+    if isinstance(v, bool):
+        return str(v)
     if isinstance(v, float):
         return f"{v:.4g}" if abs(v) < 1e4 else f"{v:,.0f}"
     return str(v)
 
 
-def _table(metrics: dict) -> str:
+def _env_key(e: dict) -> tuple:
+    versions = e.get("versions") or {}
+    return (e.get("profile", ""), e.get("device", ""), e.get("device_name", ""),
+            tuple((k, versions[k]) for k in LIB_KEYS if k in versions))
+
+
+def _env_text(key: tuple) -> str:
+    profile, device, name, libs = key
+    dev = f"{device} ({name})" if name and name.lower() != str(device).lower() else device
+    return (f"profile <strong>{html.escape(profile)}</strong> on <strong>{html.escape(str(dev))}</strong>"
+            + (", " + ", ".join(f"{html.escape(k)} {html.escape(v)}" for k, v in libs) if libs else ""))
+
+
+STYLE = ("<style>.sbert-table{table-layout:fixed;width:100%;max-width:100%}"
+         ".sbert-table td,.sbert-table th{overflow-wrap:anywhere;word-break:break-word;white-space:normal}"
+         ".sbert-table code{white-space:normal;overflow-wrap:anywhere}"
+         ".sbert-table tr.sbert-chapter th{background:var(--pst-color-surface,#f3f4f5);text-align:left}</style>")
+
+
+def _chapter_docs(app) -> dict:
+    """``{"03": ("notebooks/03_…", "3. Title")}`` from the documents Sphinx read."""
+    out = {}
+    for doc in sorted(app.env.found_docs):
+        name = doc.rsplit("/", 1)[-1]
+        if doc.startswith("notebooks/") and name[:2].isdigit():
+            title = app.env.titles.get(doc)
+            out[name[:2]] = (doc, title.astext() if title is not None else name)
+    return out
+
+
+def _link(app, fromdoc, todoc, text):
+    try:
+        uri = app.builder.get_relative_uri(fromdoc, todoc)
+    except Exception:  # not an HTML builder
+        return html.escape(text)
+    return f'<a class="reference internal" href="{html.escape(uri)}">{html.escape(text)}</a>'
+
+
+def metrics_table(app, docname: str, metrics: dict) -> str:
     if not metrics:
-        return "<p><em>No figures recorded yet: build the book (or run <code>make test</code>).</em></p>"
+        return "<p><em>No figures recorded yet: run <code>make notebooks</code>, then build the book.</em></p>"
+    envs = []
+    for e in metrics.values():
+        k = _env_key(e)
+        if k not in envs:
+            envs.append(k)
+    times = sorted(e.get("recorded_at", "") for e in metrics.values() if e.get("recorded_at"))
+    span = f" Recorded between {times[0]} and {times[-1]} UTC." if times else ""
+    if len(envs) == 1:
+        head_env = f"<p class='sbert-env'>Every figure below was measured with {_env_text(envs[0])}.{span}</p>"
+    else:
+        items = "".join(f"<li><strong>E{i + 1}</strong>: {_env_text(k)}</li>" for i, k in enumerate(envs))
+        head_env = (f"<p class='sbert-env'>The figures below come from {len(envs)} environments "
+                    f"(column <em>env</em>):{span}</p><ul>{items}</ul>")
+    multi = len(envs) > 1
+    chapters = _chapter_docs(app)
+    groups: dict[str, list] = {}
+    for key in sorted(metrics):
+        groups.setdefault(key[2:4] if key.startswith("ch") and key[2:4].isdigit() else "", []).append(key)
+    ncol = 4 if multi else 3
     rows = []
-    for key, e in sorted(metrics.items()):
-        ref = _fmt(e.get("ref"))
-        if ref and e.get("ref_source"):
-            ref = f"{ref} <small>({html.escape(e['ref_source'])})</small>"
-        versions = ", ".join(f"{k} {v}" for k, v in (e.get("versions") or {}).items()
-                             if k in ("torch", "sentence-transformers"))
-        rows.append(
-            "<tr>" + "".join(f"<td>{c}</td>" for c in (
-                f"<code>{html.escape(key)}</code>", html.escape(_fmt(e.get("value"))), ref,
-                html.escape(e.get("profile", "")),
-                html.escape(f"{e.get('device', '')} ({e.get('device_name', '')})"),
-                html.escape(versions), html.escape(e.get("recorded_at", "")))) + "</tr>")
-    head = "".join(f"<th>{h}</th>" for h in
-                   ("figure", "measured", "reference", "profile", "device", "libraries", "recorded (UTC)"))
-    return (f'<table class="table sbert-metrics"><thead><tr>{head}</tr></thead>'
+    for ch, keys in groups.items():
+        doc, title = chapters.get(ch, (None, f"Chapter {ch}" if ch else "Other"))
+        label = _link(app, docname, doc, title) if doc else html.escape(title)
+        rows.append(f'<tr class="sbert-chapter"><th colspan="{ncol}">{label}</th></tr>')
+        for key in keys:
+            e = metrics[key]
+            ref = html.escape(_fmt(e.get("ref")))
+            if ref and e.get("ref_source"):
+                ref = f"{ref} <small>({html.escape(e['ref_source'])})</small>"
+            cells = [f"<code>{html.escape(key)}</code>", html.escape(_fmt(e.get("value"))), ref]
+            if multi:
+                cells.append(f"E{envs.index(_env_key(e)) + 1}")
+            rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    widths = ("55%", "15%", "30%") if not multi else ("48%", "14%", "30%", "8%")
+    cols = "".join(f'<col style="width:{w}">' for w in widths)
+    head = "".join(f"<th>{h}</th>" for h in ("figure", "measured", "reference", "env")[:ncol])
+    return (STYLE + head_env + f'<table class="table sbert-table sbert-metrics"><colgroup>{cols}</colgroup>'
+            f'<thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>')
+
+
+def _slowest(nb: dict) -> tuple[float, int] | None:
+    best = None
+    for i, c in enumerate(code_cells(nb)):
+        d = ((c.get("metadata") or {}).get("papermill") or {}).get("duration")
+        if isinstance(d, (int, float)) and (best is None or d > best[0]):
+            best = (d, i + 1)
+    return best
+
+
+def runtime_table(app, docname: str) -> str:
+    folder = executed_dir(app.srcdir)
+    rows, envs = [], []
+    chapters = _chapter_docs(app)
+    for exe in sorted(folder.glob("[0-9][0-9]_*.ipynb")) if folder.is_dir() else []:
+        nb = json.loads(exe.read_text())
+        run = run_info(nb)
+        if not run:
+            continue
+        k = (run.get("profile", ""), run.get("device", ""), run.get("device_name", ""),
+             tuple((x, (run.get("versions") or {})[x]) for x in LIB_KEYS if x in (run.get("versions") or {})))
+        if k not in envs:
+            envs.append(k)
+        doc, title = chapters.get(exe.name[:2], (None, exe.stem))
+        slow = _slowest(nb)
+        budget = run.get("budget_s")
+        secs = run.get("seconds", 0.0)
+        within = ("" if run.get("profile") != "smoke" or not budget else
+                  ("within budget" if secs <= budget else ("over budget" if secs <= 2 * budget else "over 2x budget")))
+        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in (
+            _link(app, docname, doc, title) if doc else html.escape(title), f"{secs / 60:.1f} min",
+            f"{budget / 60:.0f} min {within}" if budget and run.get("profile") == "smoke" else "",
+            f"cell {slow[1]}: {slow[0]:.0f} s" if slow else "", html.escape((run.get("executed_at") or "")[:16]),
+            f"E{envs.index(k) + 1}" if len(envs) > 1 else "")) + "</tr>")
+    if not rows:
+        return "<p><em>No executed notebooks found: run <code>make notebooks</code>, then build the book.</em></p>"
+    env_html = ("<p class='sbert-env'>These lessons were executed for this build with " + _env_text(envs[0]) + ".</p>"
+                if len(envs) == 1 else "<ul>" + "".join(f"<li><strong>E{i + 1}</strong>: {_env_text(k)}</li>"
+                                                         for i, k in enumerate(envs)) + "</ul>")
+    head = "".join(f"<th>{h}</th>" for h in ("lesson", "wall time", "smoke budget", "slowest cell",
+                                              "executed (UTC)", "env" if len(envs) > 1 else ""))
+    return (STYLE + env_html + f'<table class="table sbert-table sbert-runtimes"><thead><tr>{head}</tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table>')
 
 
+def recorded_runtimes(app, docname: str) -> str:
+    path = Path(app.srcdir) / "book" / "runtimes.json"
+    data = json.loads(path.read_text()) if path.is_file() else {}
+    runs = data.get("runs", [])
+    if not runs:
+        return "<p><em>No other runs recorded yet.</em></p>"
+    out = [STYLE]
+    chapters = _chapter_docs(app)
+    for run in runs:
+        out.append(f"<p class='sbert-env'><strong>{html.escape(run['label'])}</strong>: profile "
+                   f"<strong>{html.escape(run['profile'])}</strong> on <strong>{html.escape(run['device'])}</strong>"
+                   f"{' (' + html.escape(run['note']) + ')' if run.get('note') else ''}.</p>")
+        rows = []
+        for stem, t in sorted(run.get("notebooks", {}).items()):
+            doc, title = chapters.get(stem[:2], (None, stem))
+            status = t.get("status", "ok")
+            rows.append(f"<tr><td>{_link(app, docname, doc, title) if doc else html.escape(title)}</td>"
+                        f"<td>{t['seconds'] / 60:.1f} min</td><td>{html.escape(status)}</td>"
+                        f"<td>{html.escape(t.get('executed_at', '')[:16])}</td></tr>")
+        out.append('<table class="table sbert-table"><thead><tr><th>lesson</th><th>wall time</th><th>status</th>'
+                   f'<th>executed (UTC)</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+    return "".join(out)
+
+
 def _resolve(app, doctree, docname):
-    for node in list(doctree.findall(metrics_placeholder)):
-        path = Path(app.srcdir) / "_build" / "metrics.json"
-        metrics = json.loads(path.read_text()) if path.is_file() else {}
-        node.replace_self(nodes.raw("", _table(metrics), format="html"))
+    for node in list(doctree.findall(table_placeholder)):
+        kind = node["kind"]
+        if kind == "metrics":
+            path = Path(app.srcdir) / "_build" / "metrics.json"
+            body = metrics_table(app, docname, json.loads(path.read_text()) if path.is_file() else {})
+        elif kind == "runtimes":
+            body = runtime_table(app, docname)
+        else:
+            body = recorded_runtimes(app, docname)
+        node.replace_self(nodes.raw("", body, format="html"))
 
 
 def _always_outdated(app, env, added, changed, removed):
-    return sorted(getattr(env, "sbert_metrics_docs", set()) - set(removed))
+    return sorted(getattr(env, "sbert_table_docs", set()) - set(removed))
 
 
 def _purge(app, env, docname):
-    getattr(env, "sbert_metrics_docs", set()).discard(docname)
+    getattr(env, "sbert_table_docs", set()).discard(docname)
+    getattr(env, "sbert_executed", {}).pop(docname, None)
 
 
 def _merge(app, env, docnames, other):
-    env.sbert_metrics_docs = getattr(env, "sbert_metrics_docs", set()) | getattr(
-        other, "sbert_metrics_docs", set())
+    env.sbert_table_docs = getattr(env, "sbert_table_docs", set()) | getattr(other, "sbert_table_docs", set())
+    env.sbert_executed = {**getattr(env, "sbert_executed", {}), **getattr(other, "sbert_executed", {})}
 
 
 def setup(app):
-    app.add_node(metrics_placeholder)
-    app.add_directive("metrics-table", MetricsTable)
+    app.add_node(table_placeholder)
+    app.add_directive("metrics-table", _directive("metrics"))
+    app.add_directive("runtime-table", _directive("runtimes"))
+    app.add_directive("recorded-runtimes", _directive("recorded"))
+    app.connect("source-read", _on_source_read)
     app.connect("doctree-resolved", _resolve)
     app.connect("env-get-outdated", _always_outdated)
+    app.connect("env-get-outdated", _executed_outdated)
     app.connect("env-purge-doc", _purge)
     app.connect("env-merge-info", _merge)
-    return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}
+    return {"version": "0.2", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,8 +1,13 @@
-"""Notebook stage: execute every lesson once, into the book's jupyter-cache, then check its figures."""
+"""Notebook stage: papermill executes every lesson once (test_execute.py), then the figure bands are checked.
+
+At the end of the session every notebook's time is printed (and merged into ``_build/executed/timings.json``),
+so CI logs show where the minutes went even when everything passed.
+"""
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +18,24 @@ ROOT = Path(__file__).resolve().parents[2]
 def pytest_collection_modifyitems(items):
     for item in items:
         item.add_marker(pytest.mark.notebooks)
+
+
+def pytest_terminal_summary(terminalreporter):
+    mod = sys.modules.get("test_execute")
+    timings = getattr(mod, "TIMINGS", None)
+    if not timings:
+        return
+    tr = terminalreporter
+    tr.section("notebook times (papermill)")
+    total = 0.0
+    for t in timings:
+        total += t["seconds"]
+        tr.write_line(f"{t['notebook']:<32} {t['seconds']:>7.1f} s   budget {t['budget_s'] / 60:>3.0f} min   "
+                      f"profile {t['profile']:<5}  {t['status']}")
+    tr.write_line(f"{'total':<32} {total:>7.1f} s")
+    path = mod.write_timings()
+    if path is not None:
+        tr.write_line(f"timings written to {path}")
 
 
 @pytest.fixture(scope="session")

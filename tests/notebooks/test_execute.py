@@ -1,39 +1,150 @@
-"""Execute each lesson end to end (the smoke profile on a CPU) and store the result in the jupyter-cache
-that `jupyter-book build` reads, so that the book build right after `make test` executes nothing again.
+"""Notebook stage, first execution: papermill runs every lesson once with its ``profile`` parameter.
 
-This mirrors myst-nb's cache execution (``myst_nb.core.execute.cache``): same cache folder, same
-hashing of the notebook, same working directory (the notebook's folder).
+Each lesson is executed by papermill (``-p profile <profile>``) into ``_build/executed/NN_topic.ipynb``.
+That executed copy keeps papermill's injected-parameters cell and its per-cell durations
+(``cell.metadata.papermill.duration``), and gets one more metadata block, ``metadata.sbert_lessons.run``:
+the profile, device and library versions it ran with and its wall time. The book is built from these
+copies (``book/_ext/sbert_book.py``), so ``make book`` executes nothing.
+
+The profile is ``$SBERT_LESSONS_PROFILE`` when set (CI sets ``smoke``), else what the hardware implies
+(``full`` with CUDA, ``smoke`` without). The executed folder is ``$SBERT_LESSONS_EXECUTED`` when set.
+
+Time guard: a smoke run that takes more than twice its budget fails with a message naming the budget.
+Budgets (smoke profile, cold caches, two quiet cores; COURSE_DESIGN §3) are 3 minutes, or 8 minutes for a
+lesson that trains or benchmarks (``BUDGET_MINUTES`` below). A lesson can state its own budget in its
+notebook metadata, ``"sbert_lessons": {"smoke_budget_minutes": 5}``, which wins over the table.
+``SBERT_LESSONS_TIME_GUARD`` changes the factor (default 2; ``0`` turns the guard off, e.g. on a machine
+known to be overloaded: say so wherever the timings are reported).
 """
 
 from __future__ import annotations
 
+import json
+import os
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import nbformat
 import pytest
-from jupyter_cache import get_cache
-from jupyter_cache.base import CacheBundleIn
-from jupyter_cache.executors.utils import single_nb_execution
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+TIMEOUT_S = 1800  # per cell; a lesson that trains can take minutes on a CPU
 
-CACHE = ROOT / "_build" / ".jupyter_cache"
-TIMEOUT_S = 1800  # per cell, as in _config.yml
+# Lessons that train or benchmark get 8 minutes; every other lesson 3 (smoke profile, cold caches).
+TRAINS_OR_BENCHMARKS = {"03", "05", "06", "07", "08", "10"}
+BUDGET_MINUTES = {n: (8 if n in TRAINS_OR_BENCHMARKS else 3) for n in (f"{i:02d}" for i in range(100))}
+
+# Filled as notebooks run; conftest.py prints it at the end of the session and writes timings.json.
+TIMINGS: list[dict] = []
+
+
+def executed_dir() -> Path:
+    return Path(os.environ.get("SBERT_LESSONS_EXECUTED") or ROOT / "_build" / "executed")
+
+
+def budget_seconds(path: Path, nb=None) -> float:
+    """The smoke budget of a lesson in seconds: its notebook metadata, else the table above."""
+    nb = nb if nb is not None else nbformat.read(path, as_version=4)
+    own = (nb.metadata.get("sbert_lessons") or {}).get("smoke_budget_minutes")
+    if own is not None:
+        if not isinstance(own, (int, float)) or own <= 0:
+            raise ValueError(f"{path.name}: metadata sbert_lessons.smoke_budget_minutes must be a positive number")
+        return float(own) * 60
+    return BUDGET_MINUTES[path.name[:2]] * 60.0
+
+
+def guard_factor() -> float:
+    raw = os.environ.get("SBERT_LESSONS_TIME_GUARD", "2")
+    try:
+        factor = float(raw)
+    except ValueError:
+        raise ValueError(f"SBERT_LESSONS_TIME_GUARD must be a number (got {raw!r})") from None
+    if factor < 0:
+        raise ValueError(f"SBERT_LESSONS_TIME_GUARD must be >= 0 (got {raw!r})")
+    return factor
+
+
+def check_time(name: str, seconds: float, budget_s: float, profile: str, factor: float) -> str | None:
+    """The time guard's verdict: ``None`` when within ``factor`` x budget, else the failure message."""
+    if profile != "smoke" or factor == 0 or seconds <= factor * budget_s:
+        return None
+    return (f"TIME GUARD: {name} took {seconds / 60:.1f} min in the smoke profile, more than {factor:g} x its "
+            f"budget of {budget_s / 60:.0f} min. Make the lesson cheaper (smoke subsets in sbert_lessons.data, "
+            f"cached encodings and models) or, if it trains or benchmarks, give it a budget in its notebook "
+            f"metadata (sbert_lessons.smoke_budget_minutes) and say why.")
+
+
+def _resolved_profile() -> str:
+    from sbert_lessons.profile import get_profile
+
+    return get_profile(os.environ.get("SBERT_LESSONS_PROFILE") or None)
+
+
+def _environment(stem: str, started: str) -> dict:
+    """Profile, device and versions of this run: from the figures the lesson recorded, else this process."""
+    from sbert_lessons.profile import get_device
+    from sbert_lessons.report import library_versions, load_metrics
+
+    prefix = f"ch{stem[:2]}."
+    mine = [e for k, e in load_metrics().items() if k.startswith(prefix) and e.get("recorded_at", "") >= started]
+    if mine:
+        e = mine[-1]
+        return {"device": e.get("device"), "device_name": e.get("device_name"), "versions": e.get("versions")}
+    device = get_device()
+    name = "CPU"
+    if device.startswith("cuda"):
+        import torch
+
+        name = torch.cuda.get_device_name(torch.device(device))
+    return {"device": device, "device_name": name, "versions": library_versions()}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_executes(path):
-    nb = nbformat.read(path, as_version=4)
-    cache = get_cache(str(CACHE))
-    record = cache.add_nb_to_project(str(path))
-    start = time.perf_counter()
-    result = single_nb_execution(nb, cwd=str(path.parent), allow_errors=False, timeout=TIMEOUT_S,
-                                 meta_override=True)
-    elapsed = time.perf_counter() - start
-    if result.err is not None:
-        pytest.fail(f"{path.name} failed after {elapsed:.0f} s:\n{result.exc_string}", pytrace=False)
-    cache.cache_notebook_bundle(CacheBundleIn(nb, record.uri, data={"execution_seconds": result.time}),
-                                check_validity=False, overwrite=True)
-    print(f"{path.name}: executed in {result.time:.1f} s")
+    import papermill as pm
+
+    out = executed_dir() / path.name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    profile = _resolved_profile()
+    budget_s = budget_seconds(path)
+    started = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    t0 = time.perf_counter()
+    try:
+        pm.execute_notebook(str(path), str(out), parameters={"profile": profile}, cwd=str(path.parent),
+                            kernel_name="python3", progress_bar=False, log_output=False,
+                            execution_timeout=TIMEOUT_S)
+    except pm.PapermillExecutionError as err:
+        seconds = time.perf_counter() - t0
+        TIMINGS.append({"notebook": path.stem, "seconds": round(seconds, 1), "budget_s": budget_s,
+                        "profile": profile, "status": "failed"})
+        pytest.fail(f"{path.name} failed in cell {err.exec_count} after {seconds:.0f} s "
+                    f"(executed copy with the error: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out})"
+                    f":\n{err.ename}: {err.evalue}\n{''.join(err.traceback)[-4000:]}", pytrace=False)
+    seconds = time.perf_counter() - t0
+
+    nb = nbformat.read(out, as_version=4)
+    run = {"profile": profile, "seconds": round(seconds, 1), "budget_s": budget_s, "executed_at": started,
+           "cpu_count": os.cpu_count(), "ci": os.environ.get("CI") == "true", **_environment(path.stem, started)}
+    nb.metadata.setdefault("sbert_lessons", {})["run"] = run
+    nbformat.write(nb, out)
+
+    factor = guard_factor()
+    verdict = check_time(path.name, seconds, budget_s, profile, factor)
+    TIMINGS.append({"notebook": path.stem, "seconds": run["seconds"], "budget_s": budget_s, "profile": profile,
+                    "device": run["device"], "status": "over budget" if verdict else "ok"})
+    print(f"{path.name}: executed in {seconds:.1f} s (profile {profile}, budget {budget_s / 60:.0f} min)")
+    if verdict:
+        pytest.fail(verdict, pytrace=False)
+
+
+def write_timings(path: Path | None = None) -> Path | None:
+    """Merge this session's timings into ``<executed>/timings.json`` (one entry per notebook)."""
+    if not TIMINGS:
+        return None
+    path = path or executed_dir() / "timings.json"
+    old = json.loads(path.read_text()) if path.is_file() else {}
+    old.update({t["notebook"]: t for t in TIMINGS})
+    path.write_text(json.dumps(old, indent=1, sort_keys=True) + "\n")
+    return path

@@ -1,0 +1,62 @@
+#!/usr/bin/env python
+"""Record one run's per-notebook times in ``book/runtimes.json`` (the runtime page's recorded runs).
+
+    tools/record_runtimes.py _build/executed-full [--label "Full profile on a CPU"]
+
+Reads the executed copies in the folder (their ``metadata.sbert_lessons.run``, written by the papermill
+stage) and replaces, in ``book/runtimes.json``, the run with the same profile and device with this one.
+Lessons that failed are recorded with status ``failed`` and the time until the failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "book" / "runtimes.json"
+
+
+def collect(folder: Path) -> tuple[dict, dict]:
+    notebooks, env = {}, {}
+    timings = json.loads((folder / "timings.json").read_text()) if (folder / "timings.json").is_file() else {}
+    for exe in sorted(folder.glob("[0-9][0-9]_*.ipynb")):
+        meta = json.loads(exe.read_text()).get("metadata", {})
+        run = (meta.get("sbert_lessons") or {}).get("run")
+        if run:
+            env = env or run
+            notebooks[exe.stem] = {"seconds": run["seconds"], "status": "ok", "executed_at": run["executed_at"]}
+        elif exe.stem in timings:  # stopped on an error: papermill's copy has no run metadata
+            t = timings[exe.stem]
+            notebooks[exe.stem] = {"seconds": t["seconds"], "status": t.get("status", "failed"),
+                                   "executed_at": (meta.get("papermill") or {}).get("start_time", "")[:19]}
+    return notebooks, env
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("folder", type=Path)
+    ap.add_argument("--label")
+    ap.add_argument("--note", default="")
+    a = ap.parse_args(argv)
+    notebooks, env = collect(a.folder)
+    if not notebooks:
+        print(f"no executed notebooks in {a.folder}", file=sys.stderr)
+        return 1
+    profile, device = env.get("profile", "?"), env.get("device", "?")
+    name = env.get("device_name") or device
+    data = json.loads(DATA.read_text()) if DATA.is_file() else {"runs": []}
+    runs = [r for r in data["runs"] if not (r["profile"] == profile and r["device"].startswith(device))]
+    label = a.label or f"{profile.capitalize()} profile on {'a GPU' if device.startswith('cuda') else 'a CPU'}"
+    cpus = env.get("cpu_count")
+    runs.append({"label": label, "profile": profile, "device": f"{device} ({name})" if name != device else device,
+                 "note": a.note or (f"{cpus} CPU cores" if cpus else ""), "notebooks": notebooks})
+    DATA.write_text(json.dumps({"runs": runs}, indent=1, sort_keys=True) + "\n")
+    print(f"recorded {len(notebooks)} notebook(s) as '{label}' in {DATA.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
