@@ -36,21 +36,68 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import cache
+from . import cache, training
 from . import losses as L
 
 TOKEN_RE = re.compile(r"\w+|[^\w\s]")
 
-#: Training recipes (the hyper-parameters are part of each trained model's cache key). ``smoke``
-#: overrides apply in the smoke profile only; everything else is identical in both profiles.
-RECIPES: dict[str, dict[str, Any]] = {
-    "nli_softmax": {"arch": "mean", "out_dim": 512, "objective": "softmax", "data": "snli_pairs",
-                    "epochs": 8, "batch_size": 16, "lr": 2e-3, "warmup": 0.1, "eval_every": 100},
-    "nli_mnrl": {"arch": "mean", "out_dim": 256, "objective": "mnrl", "data": "snli_triplets",
-                 "epochs": 4, "batch_size": 64, "lr": 2e-3, "warmup": 0.1, "eval_every": 20},
-    "bilstm_mnrl": {"arch": "bilstm", "hidden": 128, "objective": "mnrl", "data": "snli_triplets",
-                    "epochs": 3, "batch_size": 64, "lr": 2e-3, "warmup": 0.1, "eval_every": 20},
+def _glove_recipe(loss: str, data: str, epochs: int, batch_size: int, eval_every: int,
+                  **arch: Any) -> training.Recipe:
+    """Chapter 5's training set-up as a :class:`~sbert_lessons.training.Recipe`: Adam without weight
+    decay at lr 2e-3 (only a small layer learns), 10 % warm-up with the loop's shifted linear schedule,
+    no gradient clipping; the architecture goes into ``options``."""
+    return training.Recipe(epochs=epochs, batch_size=batch_size, lr=2e-3, warmup_fraction=0.1, loss=loss,
+                           data=data, eval_every=eval_every, optimizer="adam", weight_decay=0.0,
+                           schedule="linear_shifted", max_grad_norm=None, options=tuple(arch.items()))
+
+
+#: Chapter 5's recipes, in the course's one recipe type (``training.Recipe``).
+GLOVE_RECIPES: dict[str, training.Recipe] = {
+    "nli_softmax": _glove_recipe("softmax", "snli_pairs", 8, 16, 100, arch="mean", out_dim=512),
+    "nli_mnrl": _glove_recipe("mnrl", "snli_triplets", 4, 64, 20, arch="mean", out_dim=256),
+    "bilstm_mnrl": _glove_recipe("mnrl", "snli_triplets", 3, 64, 20, arch="bilstm", hidden=128),
 }
+
+
+def recipe_dict(rec: training.Recipe) -> dict[str, Any]:
+    """The plain-dict view of a chapter-5 recipe (what :func:`recipe` returns and the cache key holds)."""
+    if not isinstance(rec, training.Recipe):
+        raise TypeError(f"recipe_dict expects a training.Recipe, got {type(rec).__name__}")
+    d: dict[str, Any] = dict(rec.options)
+    d.update({"objective": rec.loss, "data": rec.data, "epochs": rec.epochs, "batch_size": rec.batch_size,
+              "lr": rec.lr, "warmup": rec.warmup_fraction, "eval_every": rec.eval_every})
+    return d
+
+
+_DICT_FIELDS = {"objective": "loss", "data": "data", "epochs": "epochs", "batch_size": "batch_size",
+                "lr": "lr", "warmup": "warmup_fraction", "eval_every": "eval_every"}
+
+
+def as_recipe(rec: dict[str, Any] | training.Recipe, seed: int = 0) -> training.Recipe:
+    """A chapter-5 recipe dict (as :func:`recipe` returns, possibly edited) as a validated ``Recipe``.
+
+    Keys other than the recipe's fields (``arch``, ``out_dim``, ``hidden``, ``hard_negatives``,
+    ``scale``) become options. Bad values raise ``ValueError`` / ``TypeError`` naming the field.
+    """
+    if isinstance(rec, training.Recipe):
+        return rec
+    if not isinstance(rec, dict):
+        raise TypeError(f"a recipe must be a dict or a training.Recipe, got {type(rec).__name__}")
+    missing = [k for k in ("objective", "epochs", "batch_size", "lr", "warmup") if k not in rec]
+    if missing:
+        raise ValueError(f"the recipe has no {', '.join(missing)}")
+    if rec["objective"] not in ("softmax", "mnrl"):
+        raise ValueError(f"unknown objective {rec['objective']!r}: chapter 5 trains 'softmax' or 'mnrl'")
+    fields = {_DICT_FIELDS[k]: v for k, v in rec.items() if k in _DICT_FIELDS}
+    fields.setdefault("eval_every", None)
+    options = tuple((k, v) for k, v in rec.items() if k not in _DICT_FIELDS)
+    return training.Recipe(**fields, seed=seed, optimizer="adam", weight_decay=0.0,
+                           schedule="linear_shifted", max_grad_norm=None, options=options)
+
+
+#: Training recipes as plain dicts (the hyper-parameters are part of each trained model's cache key).
+#: ``smoke`` overrides apply in the smoke profile only; everything else is identical in both profiles.
+RECIPES: dict[str, dict[str, Any]] = {name: recipe_dict(r) for name, r in GLOVE_RECIPES.items()}
 SMOKE_OVERRIDES: dict[str, dict[str, Any]] = {
     "bilstm_mnrl": {"epochs": 2},
 }
@@ -267,42 +314,39 @@ def data_hash(df: Any) -> str:
 
 
 def warmup_linear(step: int, total: int, warmup_steps: int) -> float:
-    """Learning-rate factor: linear warm-up from 0 to 1, then linear decay to 0."""
+    """Learning-rate factor: linear warm-up from 0 to 1, then linear decay to 0 (chapter 5's
+    ``linear_shifted`` schedule of :func:`sbert_lessons.training.warmup_factor`)."""
     if total <= 0:
         raise ValueError("total steps must be positive")
-    if step < warmup_steps:
-        return (step + 1) / (warmup_steps + 1)
-    return max(0.0, (total - step) / max(1, total - warmup_steps))
+    return training.warmup_factor(step, total, warmup_steps, "linear_shifted")
 
 
-def train(model: GloveEncoder, rec: dict[str, Any], df: Any, dev: Any = None, seed: int = 0) -> dict[str, Any]:
-    """Train ``model`` in place with recipe ``rec`` on ``df``; return the history.
+def train(model: GloveEncoder, rec: dict[str, Any] | training.Recipe, df: Any, dev: Any = None,
+          seed: int = 0) -> dict[str, Any]:
+    """Train ``model`` in place with recipe ``rec`` (a dict as :func:`recipe` returns, or a
+    ``training.Recipe``) on ``df``; return the history.
 
     The history holds the loss of every step, and the STS-B dev Spearman (×100) every
-    ``rec["eval_every"]`` steps (and before the first step) when a ``dev`` table is given.
+    ``eval_every`` steps (and before the first step) when a ``dev`` table is given. The optimizer, the
+    warm-up schedule, the batches and the step come from :mod:`sbert_lessons.training`.
     """
     from .evaluation import sts_spearman
 
+    r = as_recipe(rec, seed=seed)
+    if r.loss not in ("softmax", "mnrl"):
+        raise ValueError(f"unknown objective {r.loss!r}: chapter 5 trains 'softmax' or 'mnrl'")
     torch.manual_seed(seed)
-    g = torch.Generator().manual_seed(seed)
-    n, bs = len(df), int(rec["batch_size"])
+    n = len(df)
     if n < 2:
         raise ValueError(f"need at least two training examples, got {n}")
-    steps_per_epoch = math.ceil(n / bs)
-    total = steps_per_epoch * int(rec["epochs"])
-    warm = int(rec["warmup"] * total)
     params = [p for p in model.parameters() if p.requires_grad]
     classifier = None
-    if rec["objective"] == "softmax":
+    label_ids = None
+    if r.loss == "softmax":
         classifier = nn.Linear(3 * model.dim, len(NLI_LABELS))
         params += list(classifier.parameters())
         label_ids = torch.tensor([NLI_LABELS.index(x) for x in df["label"]])
-    else:
-        label_ids = None
-    if rec["objective"] not in ("softmax", "mnrl"):
-        raise ValueError(f"unknown objective {rec['objective']!r}")
-    opt = torch.optim.Adam(params, lr=float(rec["lr"]))
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: warmup_linear(s, total, warm))
+    opt, sched = training.make_optimizer(params, r, n)
     hist: dict[str, list] = {"step": [], "loss": [], "eval_step": [], "dev_spearman": []}
 
     def evaluate(step: int) -> None:
@@ -314,46 +358,39 @@ def train(model: GloveEncoder, rec: dict[str, Any], df: Any, dev: Any = None, se
         hist["dev_spearman"].append(sts_spearman(e1, e2, dev["score"].to_numpy(dtype=float)))
 
     start = time.perf_counter()
-    step = 0
     evaluate(0)
     model.train()
     with torch_threads(1):
-        _loop(model, rec, df, classifier, label_ids, opt, sched, g,
-              steps_per_epoch, hist, evaluate)
+        _loop(model, r, df, classifier, label_ids, opt, sched, seed, hist, evaluate)
     step = hist["step"][-1] if hist["step"] else 0
     if not hist["eval_step"] or hist["eval_step"][-1] != step:
         evaluate(step)
     hist["seconds"] = time.perf_counter() - start
-    hist["total_steps"] = total
+    hist["total_steps"] = r.total_steps(n)
     model.eval()
     return hist
 
 
-def _loop(model, rec, df, classifier, label_ids, opt, sched, g, steps_per_epoch, hist, evaluate) -> None:
-    n, bs, step = len(df), int(rec["batch_size"]), 0
-    for _ in range(int(rec["epochs"])):
-        order = torch.randperm(n, generator=g).tolist()
-        for b in range(steps_per_epoch):
-            idx = order[b * bs:(b + 1) * bs]
-            if len(idx) < 2:
-                continue
-            rows = df.iloc[idx]
-            if classifier is not None:
-                u, v = model.embed(list(rows["premise"])), model.embed(list(rows["hypothesis"]))
-                loss = L.softmax_loss(u, v, label_ids[idx], classifier)
-            else:
-                a, p = model.embed(list(rows["anchor"])), model.embed(list(rows["positive"]))
-                q = model.embed(list(rows["negative"])) if rec.get("hard_negatives", True) else None
-                loss = L.mnrl_loss(a, p, q, scale=float(rec.get("scale", 20.0)))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            step += 1
-            hist["step"].append(step)
-            hist["loss"].append(float(loss.detach()))
-            if step % int(rec["eval_every"]) == 0:
-                evaluate(step)
+def _loop(model, r: training.Recipe, df, classifier, label_ids, opt, sched, seed, hist, evaluate) -> None:
+    step = 0
+    eval_every = r.eval_every or r.total_steps(len(df))
+    for idx in training.batches(len(df), r.batch_size, r.epochs, seed):
+        if len(idx) < 2:
+            continue
+        rows = df.iloc[idx]
+        if classifier is not None:
+            u, v = model.embed(list(rows["premise"])), model.embed(list(rows["hypothesis"]))
+            loss = L.softmax_loss(u, v, label_ids[idx], classifier)
+        else:
+            a, p = model.embed(list(rows["anchor"])), model.embed(list(rows["positive"]))
+            q = model.embed(list(rows["negative"])) if r.option("hard_negatives", True) else None
+            loss = L.mnrl_loss(a, p, q, scale=float(r.option("scale", 20.0)))
+        step += 1
+        hist["step"].append(step)
+        hist["loss"].append(training.optimizer_step(loss, opt.param_groups[0]["params"], opt, sched,
+                                                    r.max_grad_norm))
+        if step % eval_every == 0:
+            evaluate(step)
 
 
 def trained_encoder(name: str, profile: str, words: Sequence[str], vectors: np.ndarray,
@@ -365,7 +402,7 @@ def trained_encoder(name: str, profile: str, words: Sequence[str], vectors: np.n
     from .cache import cached_model, key_of, texts_hash
 
     rec = recipe(name, profile)
-    df = training_data(rec["data"])
+    df = training_data(rec["data"])  # the key below holds the dict view, as it always has
     key = {"profile": profile, "recipe": name, "hyper": rec, "data": data_hash(df), "seed": seed,
            "base": "glove-6B-50d", "vocab": texts_hash(list(words)),
            "vectors": key_of(np.asarray(vectors, dtype=np.float32)[:: max(1, len(words) // 64)].round(5).tolist()),
@@ -374,7 +411,7 @@ def trained_encoder(name: str, profile: str, words: Sequence[str], vectors: np.n
     def _train(folder: Path) -> None:
         model = GloveEncoder(words, vectors, arch=rec["arch"], out_dim=rec.get("out_dim", 256),
                              hidden=rec.get("hidden", 128), seed=seed)
-        hist = train(model, rec, df, dev=dev, seed=seed)
+        hist = train(model, as_recipe(rec, seed=seed), df, dev=dev, seed=seed)
         model.save(folder)
         (folder / "history.json").write_text(json.dumps(hist))
 

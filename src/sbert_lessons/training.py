@@ -11,8 +11,13 @@ the base model's sha256 and a hash of the training data, so a second run loads i
   train with a cosine-similarity (MSE) objective, the SBERT paper's regression recipe.
 
 Both are trained by a short plain-PyTorch loop (:func:`fit_cross_encoder`, :func:`fit_bi_encoder`)
-that does what the library's losses do: the library's trainers (and the old ``fit()``, which wraps
-them) need ``accelerate``, which the course does not install. Warm-up is explicit (10 % of steps).
+that does what the library's losses do, written out so that chapter 3 can show the mechanics;
+chapter 6 (:mod:`sbert_lessons.finetune`) trains the same recipes with the library's trainers.
+
+This module is also the one home of what every training run of the course shares: the recipe type
+:class:`Recipe` (chapter 3's hand loops, chapter 5's GloVe encoders and chapter 6's trainers are all
+described by it), the optimizer and warm-up schedule (:func:`make_optimizer`, :func:`warmup_factor`),
+the shuffled batches (:func:`batches`) and one optimisation step (:func:`optimizer_step`).
 """
 
 from __future__ import annotations
@@ -29,27 +34,77 @@ from .profile import Profile, active, get_device, seed_everything
 __all__ = [
     "BI_ENCODER_RECIPE",
     "CROSS_ENCODER_RECIPE",
+    "LOSSES",
     "Recipe",
+    "batches",
     "bi_encoder_features",
     "fit_bi_encoder",
     "fit_cross_encoder",
     "last_training_seconds",
     "load_cross_encoder",
+    "load_matryoshka",
     "load_sts_bi_encoder",
+    "make_optimizer",
+    "optimizer_step",
     "recipe_for",
     "stsb_training_pairs",
     "train_cross_encoder",
     "train_sts_bi_encoder",
     "training_key",
+    "warmup_factor",
     "with_overrides",
 ]
 
 SCORE_MAX = 5.0
 
 
+#: Objectives a recipe may name (``Recipe.loss``). Chapter 3 and chapter 5 name theirs implicitly or by
+#: the chapter-5 names ``softmax`` / ``mnrl``; chapter 6 names every library loss it trains with.
+LOSSES = ("cosine", "cosent", "angle", "softmax", "mnrl", "mnrl_hard", "cached_mnrl", "matryoshka", "bce")
+OPTIMIZERS = ("adamw", "adam")
+#: ``linear``: transformers' ``get_linear_schedule_with_warmup`` (chapters 3 and 6, and the library's
+#: trainers): the factor is ``step / warmup`` during warm-up, so the very first step has learning rate 0;
+#: warm-up steps are ``round(fraction * total)``. ``linear_shifted``: chapter 5's loop, whose first step
+#: already moves (``(step + 1) / (warmup + 1)``) and whose warm-up is ``int(fraction * total)`` steps.
+SCHEDULES = ("linear", "linear_shifted")
+
+# Fields added for chapters 5-6. They are part of a model's cache key only when they differ from their
+# defaults, so the keys (and cached models) of chapter 3's recipes did not change when they were added.
+_NEW_FIELDS = ("loss", "data", "optimizer", "schedule", "max_grad_norm", "eval_every", "mini_batch_size",
+               "options")
+
+
+def _check_int(name: str, value: Any, minimum: int, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an integer{' or None' if allow_none else ''}, "
+                        f"got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def _check_float(name: str, value: Any, lo: float, hi: float, lo_open: bool = True,
+                 allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number{' or None' if allow_none else ''}, "
+                        f"got {type(value).__name__} {value!r}")
+    if not ((lo < value if lo_open else lo <= value) and value < hi):
+        raise ValueError(f"{name} must be in {'(' if lo_open else '['}{lo}, {hi}), got {value!r}")
+
+
 @dataclass(frozen=True)
 class Recipe:
-    """Hyper-parameters of one fine-tune. ``n_train=None`` means the whole (profile-sized) split."""
+    """Every hyper-parameter of one training run: the one recipe type of the course.
+
+    Chapter 3's hand loops, chapter 5's GloVe encoders (:func:`sbert_lessons.encoders.recipe`) and
+    chapter 6's library trainers are all described by it, and all build their optimizer and warm-up
+    schedule from it with :func:`make_optimizer`. ``n_train=None`` means the whole (profile-sized)
+    split. ``options`` holds what only one family of models needs (an architecture, a loss's scale,
+    Matryoshka dimensions) as ``(name, value)`` pairs; read them with :meth:`option`.
+    """
 
     epochs: int = 1
     batch_size: int = 16
@@ -60,26 +115,76 @@ class Recipe:
     weight_decay: float = 0.01
     seed: int = 0
     head_lr: float | None = None  # learning rate of a freshly initialised head (None: same as lr)
+    # chapters 5-6
+    loss: str | None = None  # the objective (one of LOSSES); None: the recipe's function implies it
+    data: str | None = None  # the training data's name, e.g. "stsb" or "snli_pairs"
+    optimizer: str = "adamw"
+    schedule: str = "linear"
+    max_grad_norm: float | None = 1.0  # gradient-norm clipping (None: no clipping)
+    eval_every: int | None = None  # steps between dev evaluations (None: only at the end)
+    mini_batch_size: int | None = None  # cached (GradCache) losses: sentences per forward pass
+    options: tuple = ()
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.epochs, int) and self.epochs >= 1):
-            raise ValueError(f"epochs must be a positive integer, got {self.epochs!r}")
-        if not (isinstance(self.batch_size, int) and self.batch_size >= 1):
-            raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}")
-        if not (isinstance(self.lr, (int, float)) and 0 < self.lr < 1):
-            raise ValueError(f"lr must be in (0, 1), got {self.lr!r}")
-        if not (0 <= self.warmup_fraction < 1):
-            raise ValueError(f"warmup_fraction must be in [0, 1), got {self.warmup_fraction!r}")
-        if not (isinstance(self.max_length, int) and self.max_length >= 8):
-            raise ValueError(f"max_length must be an integer >= 8, got {self.max_length!r}")
-        if self.head_lr is not None and not (isinstance(self.head_lr, (int, float)) and 0 < self.head_lr < 1):
-            raise ValueError(f"head_lr must be None or in (0, 1), got {self.head_lr!r}")
-        if self.n_train is not None and not (isinstance(self.n_train, int) and self.n_train >= 2):
-            raise ValueError(f"n_train must be None or an integer >= 2, got {self.n_train!r}")
+        _check_int("epochs", self.epochs, 1)
+        _check_int("batch_size", self.batch_size, 1)
+        _check_float("lr", self.lr, 0, 1)
+        _check_float("warmup_fraction", self.warmup_fraction, 0, 1, lo_open=False)
+        _check_int("max_length", self.max_length, 8)
+        _check_int("n_train", self.n_train, 2, allow_none=True)
+        _check_float("weight_decay", self.weight_decay, 0, 1, lo_open=False)
+        _check_int("seed", self.seed, 0)
+        _check_float("head_lr", self.head_lr, 0, 1, allow_none=True)
+        if self.loss is not None and self.loss not in LOSSES:
+            raise ValueError(f"unknown loss {self.loss!r}; use one of {', '.join(LOSSES)}")
+        if self.data is not None and not isinstance(self.data, str):
+            raise TypeError(f"data must be a dataset name (str) or None, got {type(self.data).__name__}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+        if self.max_grad_norm is not None:
+            _check_float("max_grad_norm", self.max_grad_norm, 0, float("inf"))
+        _check_int("eval_every", self.eval_every, 1, allow_none=True)
+        _check_int("mini_batch_size", self.mini_batch_size, 1, allow_none=True)
+        if self.mini_batch_size is not None and self.mini_batch_size > self.batch_size:
+            raise ValueError(f"mini_batch_size ({self.mini_batch_size}) cannot exceed batch_size "
+                             f"({self.batch_size})")
+        opts = self.options
+        if isinstance(opts, dict):
+            opts = tuple(opts.items())
+            object.__setattr__(self, "options", opts)
+        if not isinstance(opts, tuple) or not all(isinstance(o, tuple) and len(o) == 2
+                                                  and isinstance(o[0], str) for o in opts):
+            raise TypeError("options must be a dict or a tuple of (name, value) pairs")
+        object.__setattr__(self, "options", tuple((k, tuple(v) if isinstance(v, list) else v)
+                                                  for k, v in opts))
+
+    def option(self, name: str, default: Any = None) -> Any:
+        """The value of option ``name`` (``default`` if the recipe does not set it)."""
+        return dict(self.options).get(name, default)
+
+    def total_steps(self, n_examples: int) -> int:
+        """Optimisation steps of the whole run: ``ceil(n / batch_size) * epochs``."""
+        _check_int("n_examples", n_examples, 1)
+        return math.ceil(n_examples / self.batch_size) * self.epochs
 
     def warmup_steps(self, n_examples: int) -> int:
-        steps = math.ceil(n_examples / self.batch_size) * self.epochs
+        """Warm-up steps: ``warmup_fraction`` of :meth:`total_steps` (rounded as :data:`SCHEDULES` says)."""
+        steps = self.total_steps(n_examples)
+        if self.schedule == "linear_shifted":
+            return int(self.warmup_fraction * steps)
         return round(self.warmup_fraction * steps)
+
+    def key_fields(self) -> dict[str, Any]:
+        """The recipe as a cache-key dict: every chapter-3 field, plus the newer ones that are set."""
+        d = asdict(self)
+        for f in _NEW_FIELDS:
+            if d[f] == Recipe.__dataclass_fields__[f].default:
+                del d[f]
+        if "options" in d:
+            d["options"] = [list(o) for o in self.options]
+        return d
 
 
 #: Chapter 3's recipes per profile. Smoke: a cheap recipe that reaches the chapter's bar on 2 cores;
@@ -138,7 +243,7 @@ def training_key(kind: str, profile_name: str, recipe: Recipe, s1: list[str], s2
     return {
         "kind": kind,
         "profile": profile_name,
-        "recipe": asdict(recipe),
+        "recipe": recipe.key_fields(),
         "base_model": models.MINILM,
         "base_sha256": models.REGISTRY[models.MINILM].sha256,
         "data": cache.texts_hash(list(s1) + list(s2) + [f"{x:.6g}" for x in labels]),
@@ -155,7 +260,7 @@ def last_training_seconds(kind: str) -> float | None:
     return _LAST_SECONDS.get(kind)
 
 
-def _batches(n: int, batch_size: int, epochs: int, seed: int):
+def batches(n: int, batch_size: int, epochs: int, seed: int):
     """Shuffled index batches, one fresh permutation per epoch, from a seeded generator."""
     import torch
 
@@ -166,25 +271,75 @@ def _batches(n: int, batch_size: int, epochs: int, seed: int):
             yield order[i:i + batch_size]
 
 
-def _optimizer(module: Any, recipe: Recipe, n: int, head_prefix: str | None = None):
-    """AdamW (no decay on biases and LayerNorm) with a linear warm-up then linear decay to zero.
+def warmup_factor(step: int, total: int, warmup_steps: int, schedule: str = "linear") -> float:
+    """Learning-rate factor at ``step`` (0-based): linear warm-up to 1, then linear decay to 0.
 
-    Parameters whose name starts with ``head_prefix`` (a freshly initialised head) use ``recipe.head_lr``.
+    ``schedule`` is one of :data:`SCHEDULES`; ``linear`` equals transformers'
+    ``get_linear_schedule_with_warmup`` (which the library's trainers use), ``linear_shifted`` is
+    chapter 5's variant whose first step is not wasted at learning rate 0.
+    """
+    _check_int("total", total, 1)
+    _check_int("warmup_steps", warmup_steps, 0)
+    _check_int("step", step, 0)
+    if schedule == "linear":
+        if step < warmup_steps:
+            return step / max(1, warmup_steps)
+        return max(0.0, (total - step) / max(1, total - warmup_steps))
+    if schedule == "linear_shifted":
+        if step < warmup_steps:
+            return (step + 1) / (warmup_steps + 1)
+        return max(0.0, (total - step) / max(1, total - warmup_steps))
+    raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
+
+
+def make_optimizer(params: Any, recipe: Recipe, n_examples: int, head_prefix: str | None = None):
+    """The optimizer and warm-up schedule of ``recipe`` for a run over ``n_examples`` examples.
+
+    ``params`` is a module (its named parameters are grouped: no weight decay on biases and norms, and
+    ``recipe.head_lr`` for names starting with ``head_prefix``, a freshly initialised head) or a plain
+    list of tensors (one group). ``adamw``: ``torch.optim.AdamW``; ``adam``: ``torch.optim.Adam`` without
+    weight decay (chapter 5). The schedule is :func:`warmup_factor` over :meth:`Recipe.total_steps`.
+    Every hand-written loop of the course and chapter 6's trainers (through their ``optimizers``
+    argument) get their optimizer here.
     """
     import torch
-    from transformers import get_linear_schedule_with_warmup
 
-    groups: dict[tuple[bool, bool], list] = {}
-    for name, p in module.named_parameters():
-        if p.requires_grad:
-            is_head = bool(head_prefix) and recipe.head_lr is not None and name.startswith(head_prefix)
-            no_decay = "bias" in name or "LayerNorm" in name or "norm" in name
-            groups.setdefault((is_head, no_decay), []).append(p)
-    opt = torch.optim.AdamW([{"params": ps, "weight_decay": 0.0 if nd else recipe.weight_decay,
+    if not isinstance(recipe, Recipe):
+        raise TypeError(f"recipe must be a training.Recipe, got {type(recipe).__name__}")
+    total = recipe.total_steps(n_examples)
+    warm = recipe.warmup_steps(n_examples)
+    if hasattr(params, "named_parameters"):
+        groups: dict[tuple[bool, bool], list] = {}
+        for name, p in params.named_parameters():
+            if p.requires_grad:
+                is_head = bool(head_prefix) and recipe.head_lr is not None and name.startswith(head_prefix)
+                no_decay = "bias" in name or "LayerNorm" in name or "norm" in name
+                groups.setdefault((is_head, no_decay), []).append(p)
+        param_groups: Any = [{"params": ps, "weight_decay": 0.0 if nd else recipe.weight_decay,
                               "lr": recipe.head_lr if head else recipe.lr}
-                             for (head, nd), ps in groups.items()], lr=recipe.lr)
-    total = math.ceil(n / recipe.batch_size) * recipe.epochs
-    return opt, get_linear_schedule_with_warmup(opt, recipe.warmup_steps(n), total)
+                             for (head, nd), ps in groups.items()]
+    else:
+        param_groups = [p for p in params if p.requires_grad]
+        if not param_groups:
+            raise ValueError("make_optimizer got no trainable parameters")
+    if recipe.optimizer == "adam":
+        opt = torch.optim.Adam(param_groups, lr=recipe.lr)
+    else:
+        opt = torch.optim.AdamW(param_groups, lr=recipe.lr)
+    if recipe.schedule == "linear":
+        from transformers import get_linear_schedule_with_warmup
+
+        return opt, get_linear_schedule_with_warmup(opt, warm, total)
+    return opt, torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: warmup_factor(s, total, warm, recipe.schedule))
+
+
+def _optimizer(module: Any, recipe: Recipe, n: int, head_prefix: str | None = None):
+    """Chapter 3's name for :func:`make_optimizer` (kept for its notebook)."""
+    return make_optimizer(module, recipe, n, head_prefix)
+
+
+_batches = batches
 
 
 def _to(features: dict, device: str) -> dict:
@@ -203,30 +358,39 @@ def fit_cross_encoder(model: Any, s1: list[str], s2: list[str], labels: list[flo
 
     hf, tok = model.model, model.tokenizer
     device = str(next(hf.parameters()).device)
-    opt, sched = _optimizer(hf, recipe, len(labels), head_prefix="classifier")
+    opt, sched = make_optimizer(hf, recipe, len(labels), head_prefix="classifier")
     loss_fn = torch.nn.BCEWithLogitsLoss()
     y_all = torch.tensor(labels, dtype=torch.float32)
     hf.train()
     losses = []
-    for idx in _batches(len(labels), recipe.batch_size, recipe.epochs, recipe.seed):
+    for idx in batches(len(labels), recipe.batch_size, recipe.epochs, recipe.seed):
         feats = tok([s1[i] for i in idx], [s2[i] for i in idx], padding=True, truncation=True,
                     max_length=recipe.max_length, return_tensors="pt")
         logits = hf(**_to(dict(feats), device)).logits.view(-1)
-        losses.append(_step(loss_fn(logits, y_all[idx].to(device)), hf, opt, sched))
+        losses.append(optimizer_step(loss_fn(logits, y_all[idx].to(device)), hf, opt, sched,
+                                     recipe.max_grad_norm))
     hf.eval()
     return losses
 
 
-def _step(loss: Any, module: Any, opt: Any, sched: Any) -> float:
-    """One optimisation step shared by both recipes: backward, clip the gradient norm at 1, step, reset."""
+def optimizer_step(loss: Any, params: Any, opt: Any, sched: Any, max_grad_norm: float | None = 1.0) -> float:
+    """One optimisation step shared by every hand loop: backward, clip the gradient norm (unless
+    ``max_grad_norm`` is None), step the optimizer and the schedule, reset the gradients."""
     import torch
 
     loss.backward()
-    torch.nn.utils.clip_grad_norm_(module.parameters(), 1.0)
+    if max_grad_norm is not None:
+        ps = params.parameters() if hasattr(params, "parameters") else params
+        torch.nn.utils.clip_grad_norm_(ps, max_grad_norm)
     opt.step()
     sched.step()
     opt.zero_grad(set_to_none=True)
     return float(loss.detach())
+
+
+def _step(loss: Any, module: Any, opt: Any, sched: Any) -> float:
+    """Chapter 3's step: :func:`optimizer_step` with the gradient norm clipped at 1."""
+    return optimizer_step(loss, module, opt, sched, 1.0)
 
 
 def bi_encoder_features(model: Any, texts: list[str]) -> dict:
@@ -244,15 +408,16 @@ def fit_bi_encoder(model: Any, s1: list[str], s2: list[str], labels: list[float]
     """
     import torch
 
-    opt, sched = _optimizer(model, recipe, len(labels))
+    opt, sched = make_optimizer(model, recipe, len(labels))
     y_all = torch.tensor(labels, dtype=torch.float32)
     model.train()
     losses = []
-    for idx in _batches(len(labels), recipe.batch_size, recipe.epochs, recipe.seed):
+    for idx in batches(len(labels), recipe.batch_size, recipe.epochs, recipe.seed):
         u = model(bi_encoder_features(model, [s1[i] for i in idx]))["sentence_embedding"]
         v = model(bi_encoder_features(model, [s2[i] for i in idx]))["sentence_embedding"]
         cos = torch.nn.functional.cosine_similarity(u, v)
-        losses.append(_step(torch.nn.functional.mse_loss(cos, y_all[idx].to(cos.device)), model, opt, sched))
+        loss = torch.nn.functional.mse_loss(cos, y_all[idx].to(cos.device))
+        losses.append(optimizer_step(loss, model, opt, sched, recipe.max_grad_norm))
     model.eval()
     return losses
 
@@ -340,3 +505,11 @@ def load_sts_bi_encoder(profile: Profile | str | None = None, recipe: Recipe | N
 def with_overrides(recipe: Recipe, **changes: Any) -> Recipe:
     """A copy of ``recipe`` with some hyper-parameters changed (validated like the original)."""
     return replace(recipe, **changes)
+
+
+def load_matryoshka(profile: Profile | str | None = None, device: str | None = None):
+    """Chapter 6's Matryoshka-trained all-MiniLM-L6-v2 (trained once per profile, then loaded from the
+    cache); truncate its embeddings to 256, 128 or 64 dimensions. See :mod:`sbert_lessons.finetune`."""
+    from .finetune import load_matryoshka as _load
+
+    return _load(profile, device=device)
