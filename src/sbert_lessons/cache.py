@@ -17,6 +17,8 @@ import os
 import re
 import shutil
 import tempfile
+import threading
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,9 +35,37 @@ class ChecksumError(RuntimeError):
     """A file's sha256 is not the one the registry or manifest expects."""
 
 
+class CacheFolderError(RuntimeError):
+    """The cache folder cannot be used: it is a file, or it cannot be created or written."""
+
+
+_WRITABLE: set[str] = set()
+
+
 def cache_root() -> Path:
-    root = Path(os.environ.get(ENV_CACHE) or Path.home() / ".cache" / "sbert_lessons").expanduser()
-    root.mkdir(parents=True, exist_ok=True)
+    """The cache folder (``$SBERT_LESSONS_CACHE`` or ``~/.cache/sbert_lessons``), created and checked writable.
+
+    Raises :class:`CacheFolderError` naming the folder when it is a file, cannot be created, or cannot
+    be written (checked once per process by creating and removing a small file).
+    """
+    value = os.environ.get(ENV_CACHE)
+    root = Path(value or Path.home() / ".cache" / "sbert_lessons").expanduser()
+    key = str(root)
+    if key in _WRITABLE and root.is_dir():
+        return root
+    where = f"{ENV_CACHE}={value!r}" if value else f"the default cache folder {root}"
+    fix = f"set {ENV_CACHE} to a folder you can write to (for example /tmp/sbert_lessons_cache)"
+    if root.exists() and not root.is_dir():
+        raise CacheFolderError(f"{where} is a file, not a folder: {fix}")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=root, prefix=".write-check.", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise CacheFolderError(f"{where} cannot be used as the cache ({type(exc).__name__}: "
+                               f"{exc.strerror or exc}): {fix}") from exc
+    _WRITABLE.add(key)
     return root
 
 
@@ -110,12 +140,68 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+_HELD_LOCKS = threading.local()
+
+
+@contextlib.contextmanager
+def dir_lock(final: Path) -> Iterator[None]:
+    """Hold an exclusive inter-process lock on ``final`` (a ``.<name>.lock`` file beside it).
+
+    Re-entrant within one thread. The operating system releases the lock when a process dies, so a
+    crashed writer never blocks the others. Where ``fcntl`` does not exist (Windows) it is a no-op:
+    installs stay safe there because a finished folder is never replaced (see :func:`atomic_dir`).
+    """
+    final = Path(final)
+    held = getattr(_HELD_LOCKS, "paths", None)
+    if held is None:
+        held = _HELD_LOCKS.paths = set()
+    key = str(final.resolve())
+    if key in held:
+        yield
+        return
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on Linux/macOS
+        yield
+        return
+    final.parent.mkdir(parents=True, exist_ok=True)
+    with open(final.parent / f".{final.name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        held.add(key)
+        try:
+            yield
+        finally:
+            held.discard(key)
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _install_dir(tmp: Path, final: Path) -> bool:
+    """Move the finished folder ``tmp`` to ``final`` unless a finished ``final`` is already there.
+
+    Returns True when ``tmp`` was installed, False when another writer had already finished (then
+    ``tmp`` is left for the caller to discard). A *finished* folder (one with the completion marker)
+    is never deleted or replaced; an unfinished one (debris of a crash) is first renamed aside, then
+    removed. The whole step holds :func:`dir_lock`, so two writers cannot interleave.
+    """
+    with dir_lock(final):
+        if is_complete(final):
+            return False
+        if final.exists() or final.is_symlink():
+            stale = final.parent / f".{final.name}.stale-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+            os.rename(final, stale)
+            shutil.rmtree(stale, ignore_errors=True)
+        os.rename(tmp, final)  # atomic; fails (never overwrites) if a folder appeared meanwhile
+        return True
+
+
 @contextlib.contextmanager
 def atomic_dir(final: Path) -> Iterator[Path]:
     """Yield a temporary folder beside ``final``; on success mark it complete and rename it into place.
 
-    A crash leaves only a ``.tmp`` folder that is never read. An existing ``final`` without the
-    completion marker is treated as half-written and replaced.
+    A crash leaves only a ``.tmp`` folder that is never read. If another process finished ``final``
+    first, that folder is kept and this one is discarded (the first finished writer wins): a finished
+    folder that someone may be reading is never removed. An existing ``final`` without the completion
+    marker is treated as half-written and replaced.
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -123,9 +209,7 @@ def atomic_dir(final: Path) -> Iterator[Path]:
     try:
         yield tmp
         (tmp / COMPLETE_MARKER).write_text("ok\n")
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
+        _install_dir(tmp, final)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -136,15 +220,17 @@ def is_complete(folder: Path) -> bool:
 
 
 # --------------------------------------------------------------------------------------- embeddings
-def _param_probe(model: Any) -> tuple | None:
-    """Identity and in-place version counter of every tensor: any optimizer step or load changes it."""
-    state_dict = getattr(model, "state_dict", None)
-    if state_dict is None:
-        return None
-    return tuple((k, id(t), t._version) for k, t in state_dict(keep_vars=True).items())
+def _is_torch_module(model: Any) -> bool:
+    return callable(getattr(model, "state_dict", None)) and callable(getattr(model, "modules", None))
 
 
 def tensor_hash(model: Any) -> str:
+    """sha256 over every tensor of ``model.state_dict()`` (names, shapes, dtypes and bytes).
+
+    It reads the weights themselves, so it sees every way of changing them: an optimizer step,
+    ``load_state_dict``, ``param.data = ...``, ``param.data.mul_(...)`` or a write through NumPy. It
+    takes about 0.1 s for all-MiniLM-L6-v2 on a CPU, cheap next to encoding.
+    """
     import torch
 
     h = hashlib.sha256()
@@ -152,35 +238,49 @@ def tensor_hash(model: Any) -> str:
         for name, t in sorted(model.state_dict().items()):
             h.update(name.encode())
             h.update(str(tuple(t.shape)).encode())
-            h.update(t.detach().to("cpu").contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+            if t.dtype != torch.float32:  # float32 keeps the historical digest (declared labels use it)
+                h.update(str(t.dtype).encode())
+            flat = t.detach().to("cpu").contiguous().view(-1)
+            if flat.numel():
+                h.update(memoryview(flat.view(torch.uint8).numpy()))
     return "tensors:" + h.hexdigest()
 
 
 def set_fingerprint(model: Any, fingerprint: str) -> None:
-    """Declare the content hash of ``model``'s current weights (the registry does this on load).
+    """Declare a readable name for ``model``'s current weights (the registry does this on load).
 
-    The declaration holds only while the weights stay as they are: after any in-place update (a training
-    step) :func:`model_fingerprint` hashes the tensors again, so a fine-tuned model never reuses the
-    embeddings cached for its base.
+    For a torch module the declaration is bound to the hash of the weights at this moment: while the
+    weights stay the same, :func:`model_fingerprint` returns ``fingerprint``; after any change (a
+    training step, ``param.data = ...``) it returns ``fingerprint`` plus the new weights' hash, so a
+    fine-tuned model never reuses the embeddings cached for its base. Objects without weights (stubs,
+    ONNX wrappers) just carry the name.
     """
-    model._sbert_lessons_fp_memo = (_param_probe(model), fingerprint)
+    if not isinstance(fingerprint, str) or not fingerprint:
+        raise TypeError(f"a fingerprint must be a non-empty string, got {fingerprint!r}")
+    if _is_torch_module(model):
+        model._sbert_lessons_fp_memo = (tensor_hash(model), fingerprint)
+    else:
+        model._sbert_lessons_fingerprint = fingerprint
 
 
 def model_fingerprint(model: Any) -> str:
-    """A content hash of a model's weights, memoised until the weights change."""
-    probe = _param_probe(model)
-    if probe is None:  # not a torch module (a stub, an ONNX wrapper): it must declare its fingerprint
+    """A content hash of a model's weights (a declared name while the weights are the declared ones).
+
+    Torch modules are hashed on every call (see :func:`tensor_hash`); nothing is memoised, because no
+    cheap signal (tensor identity, data pointer, autograd version counter) sees every way of changing
+    a weight. Other objects must declare ``_sbert_lessons_fingerprint``.
+    """
+    if not _is_torch_module(model):  # a stub, an ONNX wrapper: it must declare its fingerprint
         fp = getattr(model, "_sbert_lessons_fingerprint", None)
         if not fp:
             raise TypeError(f"cannot fingerprint a {type(model).__name__}: it has no state_dict(); "
                             "set its _sbert_lessons_fingerprint attribute")
         return fp
-    memo = getattr(model, "_sbert_lessons_fp_memo", None)
-    if memo is not None and memo[0] == probe:
-        return memo[1]
     fp = tensor_hash(model)
-    with contextlib.suppress(AttributeError, TypeError):
-        set_fingerprint(model, fp)
+    memo = getattr(model, "_sbert_lessons_fp_memo", None)
+    if isinstance(memo, tuple) and len(memo) == 2:
+        declared_at, label = memo
+        return label if declared_at == fp else f"{label}|changed:{fp}"
     return fp
 
 
@@ -195,6 +295,92 @@ def model_structure(model: Any) -> str:
     if re.search(r" at 0x[0-9a-fA-F]+", text):
         text = f"{type(model).__module__}.{type(model).__qualname__}"
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _jsonable(value: Any) -> Any:
+    """``value`` if it can go into a key, else its ``repr`` (stable for the settings read here)."""
+    try:
+        json.dumps(value, sort_keys=True, default=_json_default)
+        return value
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def tokenizer_hash(tokenizer: Any) -> str | None:
+    """sha256 of everything a tokenizer does: a fast tokenizer's full JSON (vocabulary, normaliser,
+    pre-tokenizer, post-processor, truncation) plus its Python-side settings; a slow one's vocabulary."""
+    if tokenizer is None:
+        return None
+    h = hashlib.sha256(f"{type(tokenizer).__module__}.{type(tokenizer).__qualname__}".encode())
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None and callable(getattr(backend, "to_str", None)):
+        h.update(backend.to_str().encode("utf-8"))
+    elif callable(getattr(tokenizer, "get_vocab", None)):
+        h.update(json.dumps(sorted(tokenizer.get_vocab().items()), ensure_ascii=False).encode("utf-8"))
+    else:
+        h.update(repr(tokenizer).encode("utf-8"))
+    settings = {a: _jsonable(getattr(tokenizer, a, None)) for a in
+                ("model_max_length", "padding_side", "truncation_side", "do_lower_case")}
+    special = getattr(tokenizer, "special_tokens_map", None)
+    settings["special_tokens"] = _jsonable(special)
+    h.update(json.dumps(settings, sort_keys=True, default=_json_default).encode("utf-8"))
+    return h.hexdigest()
+
+
+def output_settings(model: Any) -> dict[str, Any]:
+    """Everything besides the weights that changes what ``model.encode`` returns.
+
+    ``truncate_dim``, the prompts and the default prompt name, ``max_seq_length``, the tokenizer (its
+    full content, see :func:`tokenizer_hash`), each module's own configuration
+    (``get_config_dict()``) and each Hugging Face model's config. Attributes a model lacks are None.
+    """
+    out: dict[str, Any] = {}
+    for attr in ("truncate_dim", "default_prompt_name", "prompts", "max_seq_length"):
+        try:
+            out[attr] = _jsonable(getattr(model, attr, None))
+        except Exception:  # noqa: BLE001 - a property that fails on a partly built model
+            out[attr] = None
+    try:
+        tok = getattr(model, "tokenizer", None)
+    except Exception:  # noqa: BLE001 - same
+        tok = None
+    out["tokenizer"] = tokenizer_hash(tok)
+    configs: list[tuple[str, str, Any]] = []
+    seen: set[int] = set()
+    if _is_torch_module(model):
+        for name, module in model.named_modules():
+            get_config = getattr(module, "get_config_dict", None)
+            if callable(get_config) and module is not model:
+                with contextlib.suppress(Exception):
+                    configs.append((name, "module", _jsonable(get_config())))
+            hf_config = getattr(module, "config", None)
+            to_json = getattr(hf_config, "to_json_string", None)
+            if callable(to_json) and id(hf_config) not in seen:  # submodules share their model's config
+                seen.add(id(hf_config))
+                with contextlib.suppress(Exception):
+                    configs.append((name, "hf", hashlib.sha256(to_json(use_diff=False).encode()).hexdigest()))
+            if module is not model:
+                sub_tok = getattr(module, "tokenizer", None)
+                if sub_tok is not None and sub_tok is not tok:
+                    configs.append((name, "tokenizer", tokenizer_hash(sub_tok)))
+    out["modules"] = configs
+    return out
+
+
+def encode_key_parts(model: Any, texts_digest: str, normalize: bool = False,
+                     **encode_kwargs: Any) -> dict[str, Any]:
+    """The description :func:`encode` hashes into its cache key (weights, architecture, settings,
+    texts, device, options)."""
+    return {
+        "model": model_fingerprint(model),
+        "structure": model_structure(model),
+        "settings": output_settings(model),
+        "texts": texts_digest,
+        "device": _model_device(model),
+        "max_seq_length": getattr(model, "max_seq_length", None),
+        "normalize": bool(normalize),
+        "kwargs": {k: _jsonable(v) for k, v in sorted(encode_kwargs.items())},
+    }
 
 
 def _model_device(model: Any) -> str:
@@ -235,9 +421,13 @@ def encode(model: Any, texts: Sequence[str], *, batch_size: int = 64, normalize:
            use_cache: bool = True, **encode_kwargs: Any) -> np.ndarray:
     """Encode ``texts`` with a ``SentenceTransformer``-like ``model``, through the on-disk cache.
 
-    Returns a float32 array of shape ``(len(texts), dim)``. The key is the model's fingerprint, the
-    texts' hash, the device type, ``max_seq_length``, ``normalize`` and any other keyword passed on to
-    ``model.encode`` (``batch_size`` does not change the result, so it is not part of the key).
+    Returns a float32 array of shape ``(len(texts), dim)``. The key (:func:`encode_key_parts`) is
+    everything that determines the result: a hash of the weights as they are now, the architecture,
+    the settings that change the output without changing the weights (``truncate_dim``, prompts,
+    tokenizer, ``max_seq_length``; :func:`output_settings`), the texts' hash, the device type,
+    ``normalize`` and any other keyword passed on to ``model.encode`` (``batch_size`` does not change
+    the result, so it is not part of the key). A model output with NaN or infinite values raises
+    ``ValueError`` and is not cached.
     """
     if isinstance(texts, str):
         raise TypeError("encode() takes a list of texts, not one string: wrap it as [text]")
@@ -245,15 +435,7 @@ def encode(model: Any, texts: Sequence[str], *, batch_size: int = 64, normalize:
     if not texts:
         raise ValueError("encode() got an empty list of texts")
     th = texts_hash(texts)  # also rejects non-strings with a clear message
-    parts = {
-        "model": model_fingerprint(model),
-        "structure": model_structure(model),
-        "texts": th,
-        "device": _model_device(model),
-        "max_seq_length": getattr(model, "max_seq_length", None),
-        "normalize": bool(normalize),
-        "kwargs": {k: v for k, v in sorted(encode_kwargs.items())},
-    }
+    parts = encode_key_parts(model, th, normalize, **encode_kwargs)
     key = key_of(parts)
     path = embeddings_path(key)
     if use_cache and path.exists():
@@ -263,6 +445,14 @@ def encode(model: Any, texts: Sequence[str], *, batch_size: int = 64, normalize:
     emb = model.encode(texts, batch_size=batch_size, normalize_embeddings=normalize,
                        convert_to_numpy=True, show_progress_bar=False, **encode_kwargs)
     emb = np.asarray(emb, dtype=np.float32)
+    if emb.ndim < 1 or emb.shape[0] != len(texts):
+        raise ValueError(f"{type(model).__name__}.encode returned shape {emb.shape} for {len(texts)} texts")
+    bad = ~np.isfinite(emb.reshape(len(texts), -1)).all(axis=1)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{type(model).__name__}.encode returned NaN or infinite values for "
+                         f"{int(bad.sum())} of {len(texts)} texts (first: text {first}, {texts[first][:60]!r}); "
+                         "nothing was cached. Check the model's weights (a diverged training run?).")
     if use_cache:
         _save_npy(path, emb, {k: v for k, v in parts.items()} | {"n": len(texts)})
     return emb
@@ -279,12 +469,25 @@ def cached_model(kind: str, key_parts: dict, train: Callable[[Path], Any]) -> Pa
     ``key_parts`` must name everything that changes the result: profile, recipe (hyper-parameters),
     base model fingerprint and a hash of the training data. ``train`` saves the model into the folder it
     is given; the folder only becomes visible once ``train`` returned without error.
+
+    Two processes asking for the same model (two notebooks, a notebook and a test) do not both train:
+    the second waits on a lock beside the folder (:func:`dir_lock`) and then uses the first one's
+    result. A finished folder is never deleted or replaced, so a process reading it is never disturbed.
     """
+    if not isinstance(kind, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", kind):
+        raise ValueError(f"kind must be a short name of letters, digits, '_', '.' or '-', got {kind!r}")
+    if not isinstance(key_parts, dict):
+        raise TypeError(f"key_parts must be a dict describing the recipe, got {type(key_parts).__name__}")
+    if not callable(train):
+        raise TypeError(f"train must be a function train(folder), got {type(train).__name__}")
     final = model_dir(kind, key_parts)
     if is_complete(final):
         return final
-    with atomic_dir(final) as tmp:
-        train(tmp)
-        _atomic_write_bytes(tmp / "sbert_lessons_key.json",
-                            json.dumps(key_parts, indent=1, sort_keys=True, default=_json_default).encode())
+    with dir_lock(final):
+        if is_complete(final):  # another process finished it while we waited
+            return final
+        with atomic_dir(final) as tmp:
+            train(tmp)
+            _atomic_write_bytes(tmp / "sbert_lessons_key.json",
+                                json.dumps(key_parts, indent=1, sort_keys=True, default=_json_default).encode())
     return final

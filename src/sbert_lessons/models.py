@@ -22,7 +22,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .cache import ChecksumError, atomic_dir, cache_root, is_complete, set_fingerprint, verify_sha256
+from .cache import (
+    ChecksumError,
+    atomic_dir,
+    cache_root,
+    dir_lock,
+    is_complete,
+    set_fingerprint,
+    verify_sha256,
+)
 from .profile import get_device
 
 __all__ = [
@@ -157,6 +165,14 @@ def _join_and_unzip(spec: ModelSpec) -> Path:
     if is_complete(target):
         return target
     parts = _split_zip_parts(spec)
+    with dir_lock(target):  # a second process waits, then uses the first one's folder
+        if is_complete(target):
+            return target
+        _unzip_parts(spec, parts, target)
+    return target
+
+
+def _unzip_parts(spec: ModelSpec, parts: list[Path], target: Path) -> None:
     with atomic_dir(target) as tmp:
         fd, joined = tempfile.mkstemp(dir=tmp, suffix=".zip")
         with os.fdopen(fd, "wb") as out:
@@ -176,7 +192,6 @@ def _join_and_unzip(spec: ModelSpec) -> Path:
                     shutil.copyfileobj(src, out, 1 << 22)
         os.unlink(joined)
         verify_sha256(tmp / spec.weights, spec.sha256, f"{spec.hub_id} weights")
-    return target
 
 
 def _offline_dir(spec: ModelSpec) -> Path:
