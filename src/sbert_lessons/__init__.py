@@ -10,6 +10,9 @@ Each module is one concept and names the chapter that introduces it:
   STS bi-encoder recipes, cached);
 - ch. 4: ``pooling`` (mean / max / CLS / … with the attention mask);
 - ch. 5: ``losses`` (training objectives from scratch), ``encoders`` (GloVe-based Siamese encoders).
+- ch. 6: ``finetune`` (the library's trainers: datasets, arguments per profile, cached trainer runs,
+  the tutorials' ``fit``, transfer tasks); ``training`` also holds the one recipe type and the shared
+  optimizer / warm-up / step helpers of every chapter's training.
 - classroom kit (teachers' guide): ``classroom`` (sandboxed grading of otter assignments, student
   edition of the book).
 - ch. 7: ``search`` (exact top-k, BM25, hybrid fusion, re-ranking, FAISS indexes, quantized search,
