@@ -147,3 +147,42 @@ clean:
 
 clean-cache:
 	rm -rf $${SBERT_LESSONS_CACHE:-$$HOME/.cache/sbert_lessons}
+
+# ---------------------------------------------------------------- classroom kit (teachers' guide)
+# make assignments                      student notebooks + grading bundles in _build/assignments/A*/
+# make grade ASSIGNMENT=A1 SUBMISSIONS=dir [OUT=dir]   scores.csv + feedback/<student>.md
+# make book-student                     the site without solutions, in _build/student/_build/html
+# make test-classroom                   slow end-to-end grading tests (needs root for the sandbox)
+ASSIGNMENTS  := A1_word_vectors A2_pooling_losses A3_search
+ASSIGN_DIR   := _build/assignments
+SUBMISSIONS  ?=
+OUT          ?= _build/grades/$(ASSIGNMENT)
+GRADE_FLAGS  ?=
+.PHONY: assignments grade book-student test-classroom
+
+assignments: $(STAMP)
+	@for a in $(ASSIGNMENTS); do \
+	  short=$${a%%_*}; rm -rf $(ASSIGN_DIR)/$$short; \
+	  $(VENV)/bin/otter assign --no-pdfs assignments/source/$$a.ipynb $(ASSIGN_DIR)/$$short \
+	    2>&1 | { grep -v 'Kernel is running over TCP' || true; }; \
+	  chmod -R go-rwx $(ASSIGN_DIR)/$$short/autograder; \
+	  echo "$$short: hand out $(ASSIGN_DIR)/$$short/student/$$a.ipynb; keep $(ASSIGN_DIR)/$$short/autograder/ private"; \
+	done
+	$(PY) -m sbert_lessons.classroom warm-a3 $(ASSIGN_DIR)/A3/seed-cache
+
+grade: $(STAMP)
+	@test -n "$(ASSIGNMENT)" -a -n "$(SUBMISSIONS)" || { echo "usage: make grade ASSIGNMENT=A1 SUBMISSIONS=folder [OUT=folder]"; exit 2; }
+	@test -d $(ASSIGN_DIR)/$(ASSIGNMENT)/autograder || { echo "run 'make assignments' first"; exit 2; }
+	$(PY) -m sbert_lessons.classroom grade $(ASSIGN_DIR)/$(ASSIGNMENT)/autograder/*.zip "$(SUBMISSIONS)" "$(OUT)" \
+	  --hide assignments $(if $(wildcard $(ASSIGN_DIR)/$(ASSIGNMENT)/seed-cache),--seed-cache $(ASSIGN_DIR)/$(ASSIGNMENT)/seed-cache) $(GRADE_FLAGS)
+
+# Solutions removed, notebooks not executed (students run them): a copy of the sources in
+# _build/student/src, built into _build/student/_build/html.
+book-student: $(STAMP)
+	$(PY) -m sbert_lessons.classroom student-src . _build/student/src
+	$(VENV)/bin/jupyter-book build _build/student/src --path-output _build/student $(BOOK_FLAGS)
+	@echo "student site: _build/student/_build/html/index.html"
+
+test-classroom: $(STAMP)
+	$(PY) -m pytest -q -s --durations=0 tests/classroom
+# ------------------------------------------------------------ end of classroom kit

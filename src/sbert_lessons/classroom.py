@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import base64
 import csv
+import functools
 import json
 import os
 import re
@@ -113,10 +114,13 @@ def decode_value(d: Any, depth: int = 0, ref_factory=None) -> Any:
         if dtype not in _DTYPES or not isinstance(shape, list) or not all(
                 isinstance(s, int) and s >= 0 for s in shape):
             raise ChannelError("malformed array")
-        raw = base64.b64decode(d.get("b64", ""), validate=True)
-        a = np.frombuffer(raw, dtype=dtype)
-        if a.size != int(np.prod(shape, dtype=np.int64)):
+        try:
+            raw = base64.b64decode(str(d.get("b64", "")), validate=True)
+        except ValueError as e:
+            raise ChannelError("malformed array data") from e
+        if len(raw) != int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize:
             raise ChannelError("array size does not match its shape")
+        a = np.frombuffer(raw, dtype=dtype)
         a = a.reshape(shape).copy()
         if t == "torch":
             import torch
@@ -200,6 +204,31 @@ def value_and_grad(fn: Any, *tensors: Any, **kwargs: Any):
         raise TypeError("the function must return a scalar torch tensor")
     loss.backward()
     return loss.detach(), [t.grad for t in leaves]
+
+
+def raises(exc_type: type[BaseException], fn: Any, *args: Any, **kwargs: Any) -> bool:
+    """Whether ``fn(*args, **kwargs)`` raises ``exc_type`` (or a subclass of it).
+
+    Works for the student's own function (``grader.check`` in their notebook) and for a
+    :class:`RemoteRef` (the grader), where the exception is reported by name across the channel.
+    """
+    try:
+        fn(*args, **kwargs)
+    except StudentCodeError as e:
+        if isinstance(e, WorkerGone):
+            return False
+        m = re.search(r" raised (\w+):", str(e))
+        if not m:
+            return False
+        import builtins
+
+        raised = getattr(builtins, m.group(1), None)
+        return isinstance(raised, type) and issubclass(raised, exc_type)
+    except exc_type:
+        return True
+    except Exception:  # noqa: BLE001 - another exception is a "no"
+        return False
+    return False
 
 
 # ----------------------------------------------------------------------------------- the worker
@@ -571,7 +600,7 @@ def _worker_env(scratch: Path, profile: str) -> dict[str, str]:
 
 
 def grade_submission(path: Path, bundle: Bundle, student: str, limits: Limits, hide: list[Path],
-                     mode: str, profile: str = "smoke") -> SubmissionResult:
+                     mode: str, profile: str = "smoke", seed_cache: Path | None = None) -> SubmissionResult:
     """Run one notebook in its sandbox and grade it with the bundle's tests (run here, not there)."""
     t0 = time.monotonic()
     test_files = [load_test_file(p) for p in bundle.test_files]
@@ -589,6 +618,8 @@ def grade_submission(path: Path, bundle: Bundle, student: str, limits: Limits, h
     scratch = Path(tempfile.mkdtemp(prefix="sbert-grade-"))
     worker = None
     try:
+        if seed_cache is not None and Path(seed_cache).is_dir():
+            shutil.copytree(seed_cache, scratch / "cache")  # a copy: no submission can alter the next one's
         worker = Worker(cells, scratch, limits, hide, _worker_env(scratch, profile), mode)
         deadline = time.monotonic() + limits.wall_s
         current, cell_started = None, time.monotonic()
@@ -655,7 +686,11 @@ def _run_tests(res: SubmissionResult, test_files: list, worker: Worker) -> None:
             tf.test_case_results = [TestCaseResult(tc, f"❌ not run: {fetch_error}", False)
                                     for tc in tf.test_cases]
         else:
-            tf.run(env)
+            import warnings
+
+            with warnings.catch_warnings():  # library warnings would print test source on the console
+                warnings.simplefilter("ignore")
+                tf.run(env)
         cases = []
         for r in tf.test_case_results:
             msg = None
@@ -725,8 +760,14 @@ def find_submissions(folder: Path) -> list[tuple[str, Path]]:
 
 def grade_folder(bundle_zip: str | Path, submissions: str | Path, out: str | Path, *,
                  limits: Limits | None = None, hide: list[str | Path] = (), profile: str = "smoke",
-                 allow_unisolated: bool = False, log=print) -> list[SubmissionResult]:
-    """Grade every notebook in ``submissions`` into ``out/scores.csv`` and ``out/feedback/<student>.md``."""
+                 allow_unisolated: bool = False, seed_cache: str | Path | None = None,
+                 log=print) -> list[SubmissionResult]:
+    """Grade every notebook in ``submissions`` into ``out/scores.csv`` and ``out/feedback/<student>.md``.
+
+    ``seed_cache``: a course-cache folder copied into every submission's own (empty) cache before it
+    runs, e.g. the embeddings of A3's slice made once by ``make assignments``, so thirty submissions
+    do not encode the same 240 abstracts thirty times.
+    """
     limits = limits or Limits()
     mode = isolation_mode()
     if mode != "namespaces" and not allow_unisolated:
@@ -734,6 +775,9 @@ def grade_folder(bundle_zip: str | Path, submissions: str | Path, out: str | Pat
             "safe grading needs root (a network/mount/PID namespace and an unprivileged user); run it "
             "with sudo or in a VM/container where you are root, or pass --allow-unisolated to grade with "
             "resource limits only (submissions could then read your files and the network)")
+    from .profile import quiet_libraries
+
+    quiet_libraries()
     submissions, out = Path(submissions).resolve(), Path(out).resolve()
     subs = find_submissions(submissions)
     if not subs:
@@ -748,7 +792,8 @@ def grade_folder(bundle_zip: str | Path, submissions: str | Path, out: str | Pat
                         *[Path(h).resolve() for h in hide]]
         for student, path in subs:
             log(f"grading {student} ...")
-            r = grade_submission(path, bundle, student, limits, hidden_paths, mode, profile)
+            r = grade_submission(path, bundle, student, limits, hidden_paths, mode, profile,
+                                 Path(seed_cache) if seed_cache else None)
             r.notes.insert(0, f"graded with isolation: {mode}") if mode != "namespaces" else None
             (out / "feedback" / f"{_safe(student)}.md").write_text(
                 scrub(feedback_text(r, bundle.name), secrets), encoding="utf-8")
@@ -876,6 +921,9 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--hide", action="append", default=[], help="another folder the submissions must not see")
     g.add_argument("--profile", default="smoke", choices=("smoke", "full"))
     g.add_argument("--allow-unisolated", action="store_true")
+    g.add_argument("--seed-cache", default=None, help="a cache folder copied into each submission's cache")
+    w = sub.add_parser("warm-a3", help="encode A3's slice into a cache folder (for --seed-cache)")
+    w.add_argument("cache_dir")
     s = sub.add_parser("student-src", help="copy the book's sources without solutions")
     s.add_argument("src")
     s.add_argument("dest")
@@ -884,8 +932,20 @@ def main(argv: list[str] | None = None) -> int:
         lim = Limits(wall_s=a.wall, cell_s=a.cell, call_s=a.call, memory_bytes=a.memory)
         t0 = time.monotonic()
         res = grade_folder(a.bundle, a.submissions, a.out, limits=lim, hide=a.hide, profile=a.profile,
-                           allow_unisolated=a.allow_unisolated)
+                           allow_unisolated=a.allow_unisolated, seed_cache=a.seed_cache)
         print(f"{len(res)} submissions graded in {time.monotonic() - t0:.0f} s: {Path(a.out) / 'scores.csv'}")
+        return 0
+    if a.cmd == "warm-a3":
+        os.environ["SBERT_LESSONS_CACHE"] = str(Path(a.cache_dir).resolve())
+        from .models import MINILM, load_sentence_model
+        from .profile import quiet_libraries
+
+        quiet_libraries()
+        data = scifact_slice()
+        model = load_sentence_model(MINILM)
+        encode_slice(model, data.doc_texts)
+        encode_slice(model, list(data.dev.values()))
+        print(f"A3 slice encoded into {a.cache_dir}")
         return 0
     counts = make_student_src(a.src, a.dest)
     print(f"student sources in {a.dest}: {sum(counts.values())} solutions removed "
@@ -894,4 +954,74 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # run the package's module, not this __main__ copy: test files import sbert_lessons.classroom, and
+    # its classes (RemoteRef, StudentCodeError) must be the ones the grader uses
+    from sbert_lessons.classroom import main as _main
+
+    sys.exit(_main())
+
+
+# ------------------------------------------------------------------------- assignment A3's data
+A3_DOCS = 240
+A3_QUERIES = 80
+
+
+@dataclass
+class SearchSlice:
+    """A3's SciFact slice: ``doc_ids``/``doc_texts``, ``dev`` queries for the student, ``grading`` queries
+    for the hidden test (``{query_id: text}``), and ``qrels`` for both."""
+
+    doc_ids: list[str]
+    doc_texts: list[str]
+    dev: dict[str, str]
+    grading: dict[str, str]
+    qrels: dict[str, dict[str, int]]
+
+
+@functools.lru_cache(maxsize=2)
+def scifact_slice(n_docs: int = A3_DOCS, n_queries: int = A3_QUERIES) -> SearchSlice:
+    """Assignment A3's slice of SciFact (test split), small enough to encode on a laptop in a minute.
+
+    The first ``n_queries`` claims (first half: dev, for the student; second half: grading), every
+    document judged for them, and, up to ``n_docs`` documents, *hard* distractors: for each claim in
+    turn, the best BM25 match among the whole corpus's unjudged documents (so the slice is not
+    trivially easy the way a random sample of distractors would make it). Cached per process: treat
+    the result as read-only.
+    """
+    from .data import load_scifact
+    from .search import bm25_search, scifact_doc_texts, scifact_query_texts
+
+    if n_queries < 2 or n_docs < 1:
+        raise ValueError("scifact_slice needs at least 2 queries and 1 document")
+    sf = load_scifact("test")
+    queries = sf.queries.iloc[:n_queries]
+    qids = [str(q) for q in queries["_id"]]
+    texts = scifact_query_texts(queries)
+    judged = {d for q in qids for d in sf.qrels[q]}
+    all_ids = [str(d) for d in sf.corpus["_id"]]
+    keep = [d for d in all_ids if d in judged]
+    _, ids = bm25_search(scifact_doc_texts(sf.corpus), texts, top_k=50)
+    chosen, rank = set(keep), 0
+    while len(chosen) < n_docs and rank < ids.shape[1]:
+        for row in ids:
+            d = all_ids[int(row[rank])]
+            if d not in chosen and len(chosen) < n_docs:
+                chosen.add(d)
+        rank += 1
+    corpus = sf.corpus[sf.corpus["_id"].astype(str).isin(chosen)].reset_index(drop=True)
+    half = n_queries // 2
+    return SearchSlice(doc_ids=[str(d) for d in corpus["_id"]], doc_texts=scifact_doc_texts(corpus),
+                       dev=dict(zip(qids[:half], texts[:half])), grading=dict(zip(qids[half:], texts[half:])),
+                       qrels={q: dict(sf.qrels[q]) for q in qids})
+
+
+A3_MAX_SEQ = 128
+
+
+def encode_slice(model: Any, texts: list[str]) -> np.ndarray:
+    """Unit-length embeddings of A3 texts through the course cache, truncated to ``A3_MAX_SEQ`` tokens
+    (the notebook and the grader call this one function, so they share cache entries)."""
+    model.max_seq_length = min(int(model.max_seq_length), A3_MAX_SEQ)
+    from .cache import encode
+
+    return encode(model, list(texts), normalize=True)

@@ -1,0 +1,221 @@
+"""Classroom kit: the data channel, notebook reading, feedback and the student-edition stripper (fast)."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from sbert_lessons import classroom as C
+
+
+# ---------------------------------------------------------------------------------- data channel
+@pytest.mark.parametrize("value", [None, True, 3, -2.5, "héllo", [1, "a", None], (1, 2.0),
+                                   {"a": [1, {"b": 2}], "c": "d"}])
+def test_plain_values_round_trip(value):
+    assert C.decode_value(json.loads(json.dumps(C.encode_value(value)))) == value
+
+
+def test_arrays_and_tensors_round_trip_with_their_type():
+    a = np.arange(12, dtype=np.float32).reshape(3, 4)
+    t = torch.randn(2, 5, dtype=torch.float64)
+    out = C.decode_value(json.loads(json.dumps(C.encode_value({"a": a, "t": t, "s": np.float32(1.5)}))))
+    assert isinstance(out["a"], np.ndarray) and out["a"].dtype == np.float32 and np.array_equal(out["a"], a)
+    assert isinstance(out["t"], torch.Tensor) and torch.equal(out["t"], t)
+    assert out["s"] == 1.5
+
+
+def test_objects_become_references_never_pickles():
+    enc = C.encode_value(lambda x: x)
+    assert enc == {"t": "ref", "type": "function", "callable": True}
+    assert C.encode_value(np.array([object()], dtype=object))["t"] == "ref"
+    with pytest.raises(C.StudentCodeError, match="cannot read"):
+        C.decode_value(enc)
+    assert C.decode_value(enc, ref_factory=lambda d: ("ref", d["type"])) == ("ref", "function")
+
+
+@pytest.mark.parametrize("bad", [
+    {"t": "nd", "dtype": "object", "shape": [1], "b64": ""},
+    {"t": "nd", "dtype": "float32", "shape": [3], "b64": "AAAA"},
+    {"t": "pickle", "v": "gASV"},
+    {"t": "json", "v": [1, 2]},
+    {"t": "dict", "v": [[1, {"t": "none"}]]},
+    "not a dict",
+])
+def test_malformed_values_are_refused(bad):
+    with pytest.raises(C.ChannelError):
+        C.decode_value(bad)
+
+
+def test_frames_round_trip_and_time_out():
+    import os
+
+    r, w = os.pipe()
+    try:
+        C._write_frame(w, {"x": [1, 2]})
+        assert C._read_frame(r, None) == {"x": [1, 2]}
+        with pytest.raises(TimeoutError):
+            C._read_frame(r, __import__("time").monotonic() + 0.05)
+        os.write(w, (5).to_bytes(8, "big") + b"nope!")
+        with pytest.raises(C.ChannelError, match="not JSON"):
+            C._read_frame(r, None)
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+# ----------------------------------------------------------------------------- helpers for tests
+def test_value_and_grad_locally():
+    a = torch.tensor([1.0, 2.0])
+    loss, (g,) = C.value_and_grad(lambda x: (x ** 2).sum(), a)
+    assert float(loss) == 5.0 and torch.allclose(g, 2 * a)
+    assert a.grad is None  # the caller's tensor is left alone
+    with pytest.raises(TypeError, match="scalar"):
+        C.value_and_grad(lambda x: x * 2, a)
+
+
+def test_raises_local_and_reported():
+    def bad(x):
+        raise ValueError("no")
+
+    assert C.raises(ValueError, bad, 1)
+    assert not C.raises(ValueError, lambda x: x, 1)
+    assert not C.raises(ValueError, lambda x: 1 / 0, 1)
+
+    def remote(*_):
+        raise C.StudentCodeError("cosine raised ValueError: zero vector")
+
+    def remote_other(*_):
+        raise C.StudentCodeError("cosine raised ZeroDivisionError: oops")
+
+    def gone(*_):
+        raise C.WorkerGone("killed")
+
+    assert C.raises(ValueError, remote)
+    assert not C.raises(ValueError, remote_other)
+    assert not C.raises(ValueError, gone)
+
+
+# ---------------------------------------------------------------------------------- submissions
+def _nb(cells, name="A1"):
+    return {"cells": cells, "metadata": {"otter": {"assignment_name": name}}, "nbformat": 4, "nbformat_minor": 5}
+
+
+def _code(src, tags=None):
+    return {"cell_type": "code", "source": src, "metadata": {"tags": tags or []}, "outputs": [],
+            "execution_count": None}
+
+
+def test_read_cells_skips_grader_cells_and_ignored_ones(tmp_path):
+    p = tmp_path / "s.ipynb"
+    p.write_text(json.dumps(_nb([
+        _code('# Initialize Otter\nimport otter\ngrader = otter.Notebook("A1.ipynb")'),
+        _code("x = 1"), {"cell_type": "markdown", "source": "hi", "metadata": {}},
+        _code('grader.check("q1")'), _code("y = 2", ["otter_ignore"]), _code(["z = ", "3"]),
+        _code('grader.check("q1")\nprint(open("x").read())')])))
+    cells, name = C.read_cells(p)
+    assert name == "A1"
+    assert cells == [(2, "x = 1"), (5, "z = 3"), (6, 'grader.check("q1")\nprint(open("x").read())')]
+
+
+@pytest.mark.parametrize("content, why", [
+    ('{"cells": [', "not valid JSON"), ("[1, 2]", "not a Jupyter notebook"), ('{"a": 1}', "not a Jupyter"),
+])
+def test_unreadable_notebooks_say_why(tmp_path, content, why):
+    p = tmp_path / "s.ipynb"
+    p.write_text(content)
+    with pytest.raises(C.SubmissionError, match=why):
+        C.read_cells(p)
+    p.write_bytes(b"\xff\xfe\x00bad")
+    with pytest.raises(C.SubmissionError, match="UTF-8"):
+        C.read_cells(p)
+
+
+def test_find_submissions(tmp_path):
+    (tmp_path / "alice.ipynb").write_text("{}")
+    (tmp_path / "bob").mkdir()
+    (tmp_path / "bob" / "A1.ipynb").write_text("{}")
+    (tmp_path / "carol").mkdir()  # nothing handed in
+    (tmp_path / "notes.txt").write_text("")
+    assert [s for s, _ in C.find_submissions(tmp_path)] == ["alice", "bob"]
+
+
+# -------------------------------------------------------------------------------------- feedback
+def _result():
+    q = C.QuestionResult("q1", 1.0, 3.0, [
+        {"name": "q1 - 1", "hidden": False, "passed": False, "points": 1, "message": "assert x == 2"},
+        {"name": "q1 - 2", "hidden": True, "passed": False, "points": 2,
+         "message": "secret_expected_value = 42"}])
+    return C.SubmissionResult("alice", "graded", 1.0, 3.0, reason="", questions=[q],
+                              cell_errors=[{"cell": 3, "ename": "NameError", "evalue": "x", "line": 2}])
+
+
+def test_feedback_shows_public_messages_and_hides_hidden_ones():
+    text = C.feedback_text(_result(), "A1")
+    assert "Score: 1 / 3" in text and "code cell 3, line 2: `NameError`" in text
+    assert "assert x == 2" in text
+    assert "hidden test 1: failed" in text and "secret_expected_value" not in text
+    assert "q1 - 2" not in text
+
+
+def test_scrub_drops_lines_holding_hidden_source():
+    assert C.scrub("a\nleaked: assert secret == 42\nb", ["assert secret == 42"]) == "a\nb\n"
+
+
+def test_csv_columns(tmp_path):
+    C._write_csv(tmp_path / "s.csv", [_result()], "A1")
+    rows = (tmp_path / "s.csv").read_text().splitlines()
+    assert rows[0] == "student,assignment,status,q1,score,possible,percent,cell_errors,reason,seconds"
+    assert rows[1].startswith("alice,A1,graded,1,1,3,33.3,1,")
+
+
+# ------------------------------------------------------------------------------ student edition
+def _md(src):
+    return {"cell_type": "markdown", "source": src, "metadata": {}}
+
+
+def test_strip_gated_solutions_and_solution_blocks():
+    nb = {"cells": [
+        _md("```{exercise} Try\n:label: ex1\nDo it.\n```"),
+        _md("```{solution-start} ex1\n:class: dropdown\n```"),
+        _code("answer = 42  # SOLUTION_CODE"),
+        _md("Because SOLUTION_PROSE."),
+        _md("```{solution-end}\n```"),
+        _md("Keep me.\n\n````{solution} ex2\n:class: dropdown\nSOLUTION_BLOCK\n````\nAfter."),
+        {**_code("x = 1"), "outputs": [{"output_type": "stream", "text": "1"}], "execution_count": 3},
+    ]}
+    out, k = C.strip_solutions(nb)
+    text = json.dumps(out)
+    assert k == 2
+    assert "SOLUTION_CODE" not in text and "SOLUTION_PROSE" not in text and "SOLUTION_BLOCK" not in text
+    assert "solution-start" not in text and "solution-end" not in text
+    assert "Do it." in text and "Keep me." in text and "After." in text
+    assert out["cells"][-1]["outputs"] == [] and out["cells"][-1]["execution_count"] is None
+
+
+def test_strip_refuses_unbalanced_markers():
+    with pytest.raises(ValueError, match="no solution-end"):
+        C.strip_solutions({"cells": [_md("```{solution-start} a\n```"), _code("x")]})
+
+
+def test_student_src_turns_execution_off(tmp_path):
+    src = tmp_path / "src"
+    (src / "notebooks").mkdir(parents=True)
+    (src / "book").mkdir()
+    (src / "_toc.yml").write_text("root: book/intro\n")
+    (src / "book" / "intro.md").write_text("# Hi\n")
+    (src / "_config.yml").write_text('title: "T"\nexecute:\n  execute_notebooks: cache\n')
+    (src / "notebooks" / "01.ipynb").write_text(json.dumps({"cells": [
+        _md("```{solution-start} e\n```"), _code("SECRET"), _md("```{solution-end}\n```")]}))
+    counts = C.make_student_src(src, tmp_path / "dest")
+    assert counts == {"01.ipynb": 1}
+    cfg = (tmp_path / "dest" / "_config.yml").read_text()
+    assert "execute_notebooks: 'off'" in cfg and "Student edition" in cfg
+    assert "SECRET" not in (tmp_path / "dest" / "notebooks" / "01.ipynb").read_text()
+    (src / "_config.yml").write_text("title: x\n")
+    with pytest.raises(ValueError, match="execute_notebooks"):
+        C.make_student_src(src, tmp_path / "dest2")
+
+
+def test_isolation_mode_is_known():
+    assert C.isolation_mode() in ("namespaces", "rlimits-only")
