@@ -28,6 +28,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +49,13 @@ class DataUnavailableError(RuntimeError):
 
 class SplitError(ValueError):
     """An unknown split name (the message lists the valid ones)."""
+
+
+class UnknownDatasetError(KeyError, ValueError):
+    """An unknown dataset name (the message lists the known ones). A ``KeyError`` for old callers."""
+
+    def __str__(self) -> str:  # KeyError would print the message in quotes
+        return str(self.args[0]) if self.args else ""
 
 
 @dataclass(frozen=True)
@@ -108,10 +116,10 @@ DEFAULT_SEED = 0
 
 
 def _check_split(name: str, split: str) -> DatasetSpec:
-    if name not in DATASETS:
-        raise KeyError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
+    if not isinstance(name, str) or name not in DATASETS:
+        raise UnknownDatasetError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
     spec = DATASETS[name]
-    if split not in spec.splits:
+    if not isinstance(split, str) or split not in spec.splits:
         raise SplitError(f"{name} has no split {split!r}; valid splits: {', '.join(spec.splits)}")
     return spec
 
@@ -138,9 +146,27 @@ _MANIFESTS: dict[Path, dict] = {}
 
 
 def manifest(root: Path | None = None) -> dict:
+    """The mirror's ``MANIFEST.json``: ``{relative path: {"sha256": ..., "rows": ...}}``, checked."""
     root = root or data_root(required=True)
     if root not in _MANIFESTS:
-        _MANIFESTS[root] = json.loads((root / MANIFEST).read_text())
+        path = root / MANIFEST
+        fix = "restore it from the course's data mirror (../shared/data)"
+        try:
+            content = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise DataUnavailableError(f"{path} cannot be read as JSON ({type(exc).__name__}: {exc}); {fix}") from exc
+        if not isinstance(content, dict):
+            raise DataUnavailableError(f"{path} must hold a JSON object of files, got a {type(content).__name__}; "
+                                       f"{fix}")
+        for rel, entry in content.items():
+            if not (isinstance(entry, dict) and isinstance(entry.get("sha256"), str)
+                    and len(entry["sha256"]) == 64):
+                raise DataUnavailableError(f"{path}: the entry for {rel!r} has no valid sha256 "
+                                           f"(got {entry!r:.80}); {fix}")
+            rows = entry.get("rows")
+            if rows is not None and (isinstance(rows, bool) or not isinstance(rows, int) or rows < 0):
+                raise DataUnavailableError(f"{path}: the entry for {rel!r} has an invalid row count {rows!r}; {fix}")
+        _MANIFESTS[root] = content
     return _MANIFESTS[root]
 
 
@@ -157,14 +183,33 @@ def verified_file(rel: str, root: Path | None = None) -> Path:
 
 
 def _read_lines(path: Path) -> list[str]:
+    """The file's lines (gunzipped for ``.gz``); a truncated or undecodable file raises
+    :class:`DataUnavailableError` naming it, even when its checksum matched the manifest."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        return f.read().splitlines()
+    try:
+        with opener(path, "rt", encoding="utf-8") as f:
+            return f.read().splitlines()
+    except (EOFError, gzip.BadGzipFile, zlib.error, UnicodeDecodeError) as exc:
+        raise DataUnavailableError(
+            f"{path} is truncated or corrupt ({type(exc).__name__}: {exc}), although its sha256 matched the "
+            "manifest: the manifest was made from a damaged copy. Restore the file and its MANIFEST.json "
+            "entry from the course's data mirror.") from exc
 
 
 def _read_jsonl(rel: str, root: Path) -> pd.DataFrame:
     path = verified_file(rel, root)
-    rows = [json.loads(line) for line in _read_lines(path) if line.strip()]
+    rows = []
+    for n, line in enumerate(_read_lines(path), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataUnavailableError(f"{path}, line {n}: not valid JSON ({exc}); the file is damaged: "
+                                       "restore it from the course's data mirror") from exc
+        if not isinstance(row, dict):
+            raise DataUnavailableError(f"{path}, line {n}: expected a JSON object, got {type(row).__name__}")
+        rows.append(row)
     expected = manifest(root)[rel].get("rows")
     if expected is not None and len(rows) != expected:
         raise DataUnavailableError(f"{rel}: {len(rows)} rows, the manifest says {expected}")
@@ -295,6 +340,8 @@ LOADERS: dict[str, Callable[..., Any]] = {
 
 def sample_rows(df: pd.DataFrame, n: int | None, seed: int = DEFAULT_SEED) -> pd.DataFrame:
     """A seeded sample of ``n`` rows (all rows, in order, when ``n`` is None or not smaller)."""
+    if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer))):
+        raise TypeError(f"sample size must be an integer or None, got {type(n).__name__}")
     if n is None or n >= len(df):
         return df.reset_index(drop=True)
     if n <= 0:

@@ -88,15 +88,33 @@ def cosine(u: Any, v: Any) -> float:
     u, v = _as_vector(u, "u"), _as_vector(v, "v")
     if u.shape != v.shape:
         raise ValueError(f"cosine needs two vectors of one length, got {u.size} and {v.size}")
-    nu, nv = np.sqrt(u @ u), np.sqrt(v @ v)
-    if nu == 0 or nv == 0:
-        raise ValueError("cosine is undefined for a zero vector")
+    with np.errstate(over="ignore", under="ignore"):
+        nu, nv = np.sqrt(u @ u), np.sqrt(v @ v)
+    if not (0 < nu < np.inf and 0 < nv < np.inf):  # a zero vector, or a square sum that over/underflows
+        if not (u.any() and v.any()):
+            raise ValueError("cosine is undefined for a zero vector")
+        u, v = u / np.abs(u).max(), v / np.abs(v).max()  # cosine does not depend on scale
+        nu, nv = np.sqrt(u @ u), np.sqrt(v @ v)
     return float((u @ v) / (nu * nv))
 
 
 def _unit_rows(m: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(m, axis=1, keepdims=True)
+    with np.errstate(over="ignore", under="ignore"):
+        norms = np.linalg.norm(m, axis=1, keepdims=True)
+    if not np.isfinite(norms).all() or ((norms == 0) & (m != 0).any(axis=1, keepdims=True)).any():
+        top = np.abs(m).max(axis=1, keepdims=True)  # rows whose square sum over/underflows: scale first
+        m = m / np.where(top == 0, 1.0, top)
+        norms = np.linalg.norm(m, axis=1, keepdims=True)
     return m / np.where(norms == 0, 1.0, norms)
+
+
+def _check_finite_rows(m: np.ndarray, wv: Any) -> None:
+    bad = ~np.isfinite(m).all(axis=1)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        word = wv.words[i] if i < len(getattr(wv, "words", ())) else f"row {i}"
+        raise ValueError(f"{int(bad.sum())} word vector(s) contain NaN or infinite values (first: {word!r}); "
+                         "they would rank arbitrarily: fix or drop them")
 
 
 _UNIT_CACHE: dict[int, tuple[Any, np.ndarray]] = {}
@@ -107,7 +125,11 @@ def unit_vectors(wv: Any) -> np.ndarray:
     hit = _UNIT_CACHE.get(id(wv))
     if hit is not None and hit[0] is wv:
         return hit[1]
-    unit = _unit_rows(np.asarray(wv.vectors, dtype=np.float32)).astype(np.float32)
+    vectors = np.asarray(wv.vectors, dtype=np.float32)
+    if vectors.ndim != 2:
+        raise ValueError(f"word vectors must be a (words, dim) matrix, got shape {vectors.shape}")
+    _check_finite_rows(vectors, wv)
+    unit = _unit_rows(vectors).astype(np.float32)
     _UNIT_CACHE[id(wv)] = (wv, unit)
     return unit
 
@@ -115,9 +137,13 @@ def unit_vectors(wv: Any) -> np.ndarray:
 def cosine_to_all(wv: Any, query: Any) -> np.ndarray:
     """Cosine of ``query`` (a word or a vector) with every word of ``wv`` (chapter 1)."""
     q = _query_vector(wv, query)
-    n = np.linalg.norm(q)
-    if n == 0:
-        raise ValueError("the query vector is zero: cosine is undefined")
+    with np.errstate(over="ignore", under="ignore"):
+        n = np.linalg.norm(q)
+    if not 0 < n < np.inf:
+        if not q.any():
+            raise ValueError("the query vector is zero: cosine is undefined")
+        q = q / np.abs(q).max()  # a square sum that over/underflows: scale first
+        n = np.linalg.norm(q)
     return unit_vectors(wv) @ (q / n).astype(np.float32)
 
 
@@ -134,14 +160,24 @@ def _query_vector(wv: Any, query: Any) -> np.ndarray:
 
 def nearest(wv: Any, query: Any, k: int = 10, exclude: Iterable[str] = ()) -> list[tuple[str, float]]:
     """The ``k`` words most cosine-similar to ``query`` (a word, excluded itself, or a vector)."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise TypeError(f"k must be an integer, got {type(k).__name__}")
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
+    if isinstance(exclude, (str, bytes)):
+        raise TypeError(f"exclude must be a list of words, not one string: write exclude=[{exclude!r}] "
+                        "(a string would exclude its letters)")
+    exclude = list(exclude)
+    if not all(isinstance(w, str) for w in exclude):
+        raise TypeError("exclude must hold words (strings)")
     sims = cosine_to_all(wv, query).copy()
     banned = set(exclude) | ({query} if isinstance(query, str) else set())
     for w in banned:
         if w in wv.index:
             sims[wv.index[w]] = -np.inf
-    k = min(k, len(sims) - len(banned))
+    k = min(k, len(sims) - len({w for w in banned if w in wv.index}))
+    if k < 1:
+        return []
     top = np.argpartition(-sims, k - 1)[:k]
     top = top[np.argsort(-sims[top], kind="stable")]
     return [(wv.words[i], float(sims[i])) for i in top]
@@ -326,7 +362,13 @@ def average_vectors(token_lists: Sequence[Sequence[str]], wv: Any,
         if not np.isfinite(w).all() or w.sum() <= 0:
             raise ValueError(f"sentence {i}: weights must be finite and sum to a positive number")
         out[i] = (w[:, None] * np.asarray(wv.vectors[ids], dtype=np.float64)).sum(axis=0) / w.sum()
-    return out.astype(np.float32)
+    result = out.astype(np.float32)
+    bad = ~np.isfinite(result).all(axis=1)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"sentence {i}: its average has NaN or infinite values (a word vector holds NaN/inf, "
+                         "or the values are too large for float32)")
+    return result
 
 
 def word_frequencies(token_lists: Iterable[Sequence[str]]) -> dict[str, float]:
@@ -366,6 +408,8 @@ def remove_component(x: Any, direction: Any) -> np.ndarray:
     u = _as_vector(direction, "direction")
     if x.ndim != 2 or x.shape[1] != u.size:
         raise ValueError(f"shapes do not match: x {x.shape}, direction {u.shape}")
+    if not np.isfinite(x).all():
+        raise ValueError("x contains NaN or infinite values")
     n = np.linalg.norm(u)
     if n == 0:
         raise ValueError("direction is the zero vector")

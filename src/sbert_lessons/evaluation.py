@@ -17,6 +17,8 @@ def rankdata(x: Any) -> np.ndarray:
     x = np.asarray(x, dtype=float)
     if x.ndim != 1:
         raise ValueError(f"rankdata expects a 1-D array, got shape {x.shape}")
+    if np.isnan(x).any():
+        raise ValueError(f"rankdata got NaN at position {int(np.flatnonzero(np.isnan(x))[0])}: NaN has no rank")
     order = np.argsort(x, kind="mergesort")
     sorted_x = x[order]
     # boundaries of runs of equal values
@@ -35,8 +37,10 @@ def spearman(pred: Any, gold: Any) -> float:
         raise ValueError(f"spearman needs two 1-D arrays of one length, got {a.shape} and {b.shape}")
     if len(a) < 2:
         raise ValueError("spearman needs at least two pairs")
-    if not (np.isfinite(a).all() and np.isfinite(b).all()):
-        raise ValueError("spearman got NaN or infinite values (an empty or zero embedding?)")
+    for name, arr in (("pred", a), ("gold", b)):
+        if not np.isfinite(arr).all():
+            raise ValueError(f"spearman got NaN or infinite values in {name} (first at position "
+                             f"{int(np.flatnonzero(~np.isfinite(arr))[0])}; an empty or zero embedding?)")
     ra, rb = rankdata(a) - (len(a) + 1) / 2, rankdata(b) - (len(b) + 1) / 2
     denom = np.sqrt((ra**2).sum() * (rb**2).sum())
     if denom == 0:
@@ -45,15 +49,35 @@ def spearman(pred: Any, gold: Any) -> float:
 
 
 def paired_cosine(u: Any, v: Any, eps: float = 1e-12) -> np.ndarray:
-    """Cosine similarity of row i of ``u`` with row i of ``v``. A zero row raises (it has no direction)."""
+    """Cosine similarity of row i of ``u`` with row i of ``v``.
+
+    A zero row (norm below ``eps`` after rescaling) raises, as it has no direction; so does a row with NaN
+    or infinite values. Rows too large or too small for a plain norm are scaled by their largest entry
+    first (cosine does not depend on scale).
+    """
     u, v = np.asarray(u, dtype=np.float64), np.asarray(v, dtype=np.float64)
     if u.shape != v.shape or u.ndim != 2:
         raise ValueError(f"paired_cosine needs two (n, d) arrays of one shape, got {u.shape} and {v.shape}")
-    nu, nv = np.linalg.norm(u, axis=1), np.linalg.norm(v, axis=1)
+    for name, arr in (("u", u), ("v", v)):
+        bad = ~np.isfinite(arr).all(axis=1)
+        if bad.any():
+            raise ValueError(f"{bad.sum()} row(s) of {name} contain NaN or infinite values, first at row "
+                             f"{int(np.flatnonzero(bad)[0])}: cosine undefined")
+    with np.errstate(over="ignore", under="ignore"):
+        nu, nv = np.linalg.norm(u, axis=1), np.linalg.norm(v, axis=1)
+    if not (np.isfinite(nu).all() and np.isfinite(nv).all() and (nu >= eps).all() and (nv >= eps).all()):
+        u, v = _scale_rows(u), _scale_rows(v)  # overflow or underflow of the square sum
+        nu, nv = np.linalg.norm(u, axis=1), np.linalg.norm(v, axis=1)
     zero = np.flatnonzero((nu < eps) | (nv < eps))
     if zero.size:
         raise ValueError(f"{zero.size} zero-length embedding(s), first at row {zero[0]}: cosine undefined")
     return (u * v).sum(axis=1) / (nu * nv)
+
+
+def _scale_rows(x: np.ndarray) -> np.ndarray:
+    """Rows divided by their largest absolute entry (zero rows stay zero)."""
+    top = np.abs(x).max(axis=1, keepdims=True) if x.shape[1] else np.ones((len(x), 1))
+    return x / np.where(top == 0, 1.0, top)
 
 
 def sts_spearman(emb1: Any, emb2: Any, gold: Any) -> float:

@@ -15,12 +15,15 @@ negatives if you have them)                                    (scale 20, cosine
 
 :func:`library_loss` computes the library's loss on the *same* embedding tensors (through a stand-in
 model that returns them), so tests and the lesson can compare values and gradients.
-Bad input (mismatched shapes, an empty batch, labels out of range) raises a ``ValueError`` naming it.
+Bad input (mismatched shapes, an empty batch, labels out of range, NaN or infinite values) raises a
+``ValueError`` naming it. Every loss has finite gradients on degenerate batches (identical vectors, zero
+vectors, a batch of one), like the library's.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -39,6 +42,12 @@ def _check_embeddings(*tensors: Any, names: Sequence[str]) -> None:
     first = tensors[0]
     if first.shape[0] == 0:
         raise ValueError("empty batch: a loss needs at least one example")
+    for t, name in zip(tensors, names):
+        finite = torch.isfinite(t.detach()).all(dim=1)
+        if not bool(finite.all()):
+            row = int(torch.nonzero(~finite).flatten()[0])
+            raise ValueError(f"{name} contains NaN or infinite values (first in row {row}); "
+                             "a loss on them would turn every gradient into NaN")
     for t, name in zip(tensors[1:], names[1:]):
         if t.shape[1] != first.shape[1]:
             raise ValueError(f"{names[0]} has dimension {first.shape[1]} but {name} has {t.shape[1]}")
@@ -52,7 +61,20 @@ def _check_labels(labels: Any, n: int) -> torch.Tensor:
     labels = labels.reshape(-1)
     if labels.numel() != n:
         raise ValueError(f"{n} pairs but {labels.numel()} labels")
+    if labels.dtype == torch.bool:
+        raise TypeError("labels must be numbers, not booleans")
     return labels
+
+
+def _check_number(name: str, value: Any, positive: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) and not (
+            isinstance(value, torch.Tensor) and value.numel() == 1):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    value = float(value)
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        raise ValueError(f"{name} must be a finite {'positive' if positive else 'non-negative'} number, "
+                         f"got {value}")
+    return value
 
 
 def cosine_similarity_loss(u: torch.Tensor, v: torch.Tensor, scores: Any) -> torch.Tensor:
@@ -73,7 +95,11 @@ def nli_features(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
 def softmax_loss(u: torch.Tensor, v: torch.Tensor, labels: Any, classifier: nn.Linear) -> torch.Tensor:
     """SBERT's NLI objective: cross-entropy of ``softmax(W (u, v, |u - v|) + b)`` against the labels."""
     _check_embeddings(u, v, names=("u", "v"))
-    labels = _check_labels(labels, u.shape[0]).long()
+    labels = _check_labels(labels, u.shape[0])
+    if labels.is_floating_point() and not (bool(torch.isfinite(labels).all())
+                                           and bool((labels == labels.round()).all())):
+        raise ValueError("labels must be whole class ids 0..k-1, got non-integer values")
+    labels = labels.long()
     if not isinstance(classifier, nn.Linear):
         raise TypeError(f"classifier must be an nn.Linear, got {type(classifier).__name__}")
     if classifier.in_features != 3 * u.shape[1]:
@@ -87,8 +113,15 @@ def softmax_loss(u: torch.Tensor, v: torch.Tensor, labels: Any, classifier: nn.L
 
 
 def euclidean(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Row-wise Euclidean distance ``||a_i - b_i||``."""
-    return ((a - b) ** 2).sum(dim=1).sqrt()
+    """Row-wise Euclidean distance ``||a_i - b_i||``.
+
+    Its gradient is finite where ``a_i == b_i`` (the derivative of a plain ``sqrt`` at 0 is infinite and
+    turns the gradient into NaN): a zero distance gets gradient 0, as ``torch.linalg.vector_norm``
+    does. Values are exactly ``sqrt(sum((a - b)^2))``.
+    """
+    sq = ((a - b) ** 2).sum(dim=1)
+    positive = sq > 0
+    return torch.where(positive, torch.where(positive, sq, torch.ones_like(sq)).sqrt(), torch.zeros_like(sq))
 
 
 def triplet_loss(anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor,
@@ -99,8 +132,7 @@ def triplet_loss(anchor: torch.Tensor, positive: torch.Tensor, negative: torch.T
     library's ``TripletLoss`` (and Hermans et al.) use plain distances, ``squared=False``.
     """
     _check_embeddings(anchor, positive, negative, names=("anchor", "positive", "negative"))
-    if margin < 0:
-        raise ValueError(f"margin must be non-negative, got {margin}")
+    margin = _check_number("margin", margin)
     d_pos, d_neg = euclidean(anchor, positive), euclidean(anchor, negative)
     if squared:
         d_pos, d_neg = d_pos**2, d_neg**2
@@ -124,8 +156,7 @@ def mnrl_loss(anchors: torch.Tensor, positives: torch.Tensor, negatives: torch.T
     """
     tensors = [anchors, positives] + ([negatives] if negatives is not None else [])
     _check_embeddings(*tensors, names=("anchors", "positives", "negatives")[: len(tensors)])
-    if scale <= 0:
-        raise ValueError(f"scale must be positive, got {scale}")
+    scale = _check_number("scale", scale, positive=True)
     candidates = torch.cat(tensors[1:], dim=0)
     logits = scale * cosine_matrix(anchors, candidates)
     target = torch.arange(anchors.shape[0], device=anchors.device)

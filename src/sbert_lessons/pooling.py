@@ -60,13 +60,26 @@ def check_batch(token_embeddings: Any, attention_mask: Any) -> tuple[torch.Tenso
     if empty.numel():
         raise ValueError(f"{empty.numel()} row(s) of the batch are all padding (first: row {int(empty[0])}); "
                          "a sentence needs at least one real token to be pooled")
+    finite = torch.isfinite(token_embeddings.detach()).all(dim=2)
+    if not bool(finite.all()):
+        row, tok = (int(i) for i in torch.nonzero(~finite)[0])
+        raise ValueError(f"token_embeddings contain NaN or infinite values (first: row {row}, token {tok}); "
+                         "pooling would spread them into the sentence vector (padding too: 0 x NaN is NaN)")
     return token_embeddings, m.to(token_embeddings.dtype)
+
+
+def _finite(pooled: torch.Tensor, mode: str) -> torch.Tensor:
+    """Refuse a pooled batch that overflowed (finite inputs whose sum is too large for the dtype)."""
+    if not bool(torch.isfinite(pooled.detach()).all()):
+        raise ValueError(f"{mode} pooling overflowed {pooled.dtype}: the token embeddings are too large "
+                         "to sum; cast them to float64 first")
+    return pooled
 
 
 def mean_pool(token_embeddings: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
     """Average of the real tokens' vectors: ``sum(mask * x) / sum(mask)``."""
     x, m = check_batch(token_embeddings, attention_mask)
-    return (x * m.unsqueeze(-1)).sum(dim=1) / m.sum(dim=1, keepdim=True)
+    return _finite((x * m.unsqueeze(-1)).sum(dim=1) / m.sum(dim=1, keepdim=True), "mean")
 
 
 def mean_pool_unmasked(token_embeddings: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -75,13 +88,17 @@ def mean_pool_unmasked(token_embeddings: torch.Tensor, attention_mask: torch.Ten
         check_batch(token_embeddings, attention_mask)
     elif not isinstance(token_embeddings, torch.Tensor) or token_embeddings.ndim != 3 or token_embeddings.shape[0] == 0:
         raise ValueError("token_embeddings must be a non-empty (batch, tokens, dim) tensor")
-    return token_embeddings.mean(dim=1)
+    elif token_embeddings.shape[1] == 0:
+        raise ValueError("the batch has zero tokens per sentence")
+    elif not bool(torch.isfinite(token_embeddings.detach()).all()):
+        raise ValueError("token_embeddings contain NaN or infinite values")
+    return _finite(token_embeddings.mean(dim=1), "unmasked mean")
 
 
 def max_pool(token_embeddings: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
     """Element-wise maximum over the real tokens (padding positions can never win)."""
     x, m = check_batch(token_embeddings, attention_mask)
-    return x.masked_fill(m.unsqueeze(-1) == 0, float("-inf")).max(dim=1).values
+    return x.masked_fill(m.unsqueeze(-1) == 0, float("-inf")).max(dim=1).values  # inputs are finite
 
 
 def cls_pool(token_embeddings: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -98,7 +115,7 @@ def weighted_mean_pool(token_embeddings: torch.Tensor, attention_mask: torch.Ten
     x, m = check_batch(token_embeddings, attention_mask)
     pos = torch.arange(1, x.shape[1] + 1, dtype=x.dtype, device=x.device).unsqueeze(0)
     w = m * pos
-    return (x * w.unsqueeze(-1)).sum(dim=1) / w.sum(dim=1, keepdim=True)
+    return _finite((x * w.unsqueeze(-1)).sum(dim=1) / w.sum(dim=1, keepdim=True), "weighted mean")
 
 
 def last_token_pool(token_embeddings: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -189,10 +206,16 @@ class PooledEncoder:
         self.base_fingerprint = model_fingerprint(model)
         self._memo: dict[str, dict[str, np.ndarray]] = {}
 
+    def current_fingerprint(self) -> str:
+        """The base model's weights and output settings now (they may have changed since ``__init__``)."""
+        from .cache import key_of, model_fingerprint, output_settings
+
+        return f"{model_fingerprint(self.model)}|settings={key_of(output_settings(self.model))[:16]}"
+
     def pooled(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         from .cache import texts_hash
 
-        key = texts_hash(texts)
+        key = f"{self.current_fingerprint()}|{texts_hash(texts)}"
         if key not in self._memo:
             parts: dict[str, list[np.ndarray]] = {m: [] for m in self.modes}
             for x, mask in token_embeddings_batches(self.model, texts, self.batch_size):
@@ -210,13 +233,17 @@ class PooledEncoder:
 class _PoolingView:
     def __init__(self, parent: PooledEncoder, mode: str):
         self.parent, self.mode = parent, mode
-        self._sbert_lessons_fingerprint = f"{parent.base_fingerprint}|pooling={mode}"
         self.device = getattr(parent.model, "device", "cpu")
         self.max_seq_length = getattr(parent.model, "max_seq_length", None)
+
+    @property
+    def _sbert_lessons_fingerprint(self) -> str:
+        """The base model as it is *now* (weights and settings) plus the pooling name."""
+        return f"{self.parent.current_fingerprint()}|pooling={self.mode}"
 
     def encode(self, texts: Sequence[str], batch_size: int = 32, normalize_embeddings: bool = False,
                convert_to_numpy: bool = True, show_progress_bar: bool = False, **_: Any) -> np.ndarray:
         emb = self.parent.pooled(list(texts))[self.mode]
-        if normalize_embeddings:
-            emb = emb / np.linalg.norm(emb, axis=1, keepdims=True)
+        if normalize_embeddings:  # like the library's Normalize (eps 1e-12): a zero row stays zero, not NaN
+            emb = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
         return emb

@@ -14,8 +14,10 @@ otherwise by the hardware: ``full`` when CUDA is available, ``smoke`` when it is
 
 from __future__ import annotations
 
+import numbers
 import os
 import random
+import re
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -43,16 +45,44 @@ def cuda_available() -> bool:
 
 def get_device(device: str | None = None) -> str:
     """The torch device lessons run on: ``device``, else ``$SBERT_LESSONS_DEVICE``, else cuda/cpu."""
-    choice = device or os.environ.get(ENV_DEVICE) or ("cuda" if cuda_available() else "cpu")
-    if choice.split(":")[0] not in ("cpu", "cuda", "mps"):
-        raise ProfileError(f"unknown device {choice!r}: use 'cpu', 'cuda' or 'cuda:N'")
-    if choice.startswith("cuda") and not cuda_available():
-        raise ProfileError(f"device {choice!r} was asked for, but torch sees no CUDA GPU here")
+    if device is not None and not isinstance(device, str):
+        if type(device).__name__ == "device" and type(device).__module__ == "torch":
+            device = str(device)
+        else:
+            raise ProfileError(f"device must be a string such as 'cpu' or 'cuda:0', got {type(device).__name__}")
+    source = "argument device" if device else f"${ENV_DEVICE}" if os.environ.get(ENV_DEVICE) else "default"
+    choice = (device or os.environ.get(ENV_DEVICE) or ("cuda" if cuda_available() else "cpu")).strip().lower()
+    m = re.fullmatch(r"(cpu|cuda|mps)(?::(\d+))?", choice)
+    if m is None or (m.group(2) is not None and m.group(1) != "cuda"):
+        raise ProfileError(f"unknown device {choice!r} (from {source}): use 'cpu', 'cuda', 'cuda:N' or 'mps'")
+    if m.group(1) == "cuda":
+        if not cuda_available():
+            raise ProfileError(f"device {choice!r} was asked for ({source}), but torch sees no CUDA GPU here; "
+                               "use 'cpu'")
+        import torch
+
+        count = torch.cuda.device_count()
+        if m.group(2) is not None and int(m.group(2)) >= count:
+            raise ProfileError(f"device {choice!r} ({source}) does not exist: torch sees {count} GPU(s), "
+                               f"cuda:0..cuda:{count - 1}")
+    if m.group(1) == "mps" and not _mps_available():
+        raise ProfileError(f"device 'mps' was asked for ({source}), but this torch has no Apple GPU; use 'cpu'")
     return choice
+
+
+def _mps_available() -> bool:
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        return False
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
 
 
 def get_profile(profile: str | None = None) -> str:
     """Resolve the profile name: argument, then ``$SBERT_LESSONS_PROFILE``, then the hardware."""
+    if profile is not None and not isinstance(profile, str):
+        raise ProfileError(f"profile must be 'smoke' or 'full', got {type(profile).__name__} {profile!r}")
     name = profile or os.environ.get(ENV_PROFILE) or ("full" if cuda_available() else "smoke")
     name = name.strip().lower()
     if name not in PROFILES:
@@ -134,6 +164,8 @@ def setup(profile: str | None = None, *, seed: int = DEFAULT_SEED, device: str |
     global _ACTIVE
     if quiet:
         quiet_libraries()
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ProfileError(f"seed must be a non-negative integer, got {seed!r}")
     resolved = Profile(name=get_profile(profile), device=get_device(device), seed=int(seed))
     seed_everything(resolved.seed)
     _ACTIVE = resolved

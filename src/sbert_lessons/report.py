@@ -155,10 +155,16 @@ def show_attribution(models: tuple[str, ...] = (), datasets: tuple[str, ...] = (
 def claim_rows(rows: list[tuple[str, float, float, float]]) -> list[dict[str, Any]]:
     """Judge claims: each row is ``(what, claimed, measured, tolerance)``; 'held' is computed, not typed."""
     out = []
-    for what, claimed, measured, tol in rows:
+    for n, row in enumerate(rows):
+        if not isinstance(row, (tuple, list)) or len(row) != 4:
+            raise MetricError(f"claim row {n} must be (what, claimed, measured, tolerance), got {row!r:.80}")
+        what, claimed, measured, tol = row
+        claimed = _as_number(f"{what} (claimed)", claimed)
+        measured = _as_number(f"{what} (measured)", measured)
+        tol = _as_number(f"{what} (tolerance)", tol)
+        if tol < 0 or isinstance(tol, bool):
+            raise MetricError(f"{what}: the tolerance must be a non-negative number, got {tol}")
         claimed, measured = float(claimed), float(measured)
-        if not (math.isfinite(claimed) and math.isfinite(measured)) or tol < 0:
-            raise MetricError(f"{what}: claim {claimed}, measurement {measured}, tolerance {tol}")
         diff = measured - claimed
         out.append({"what": what, "claimed": claimed, "measured": measured, "difference": diff,
                     "tolerance": tol, "held": abs(diff) <= tol})

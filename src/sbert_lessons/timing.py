@@ -155,19 +155,32 @@ def most_similar_pair(emb: Any, chunk: int = 2048) -> tuple[int, int, float]:
     """``(i, j, cosine)`` of the most similar pair i < j among the rows of ``emb``.
 
     The cosine matrix is computed in row chunks so that 10,000+ rows never need an n x n matrix at
-    once. Works on NumPy arrays and torch tensors (on their device).
+    once. Works on NumPy arrays and torch tensors (on their device). A row with NaN or infinite values,
+    or a zero row, raises ``ValueError`` (it has no cosine); ties go to the first pair in row order.
     """
     import torch
 
-    t = torch.as_tensor(emb)
-    if t.ndim != 2 or t.shape[0] < 2:
-        raise ValueError(f"most_similar_pair needs an (n >= 2, d) matrix, got shape {tuple(t.shape)}")
-    t = t.float()
-    norms = t.norm(dim=1, keepdim=True)
-    if bool((norms == 0).any()):
-        raise ValueError("a zero-length embedding has no cosine similarity")
-    t = t / norms
     chunk = _check_int("chunk", chunk, 1)
+    t = torch.as_tensor(emb)
+    if t.ndim != 2 or t.shape[0] < 2 or t.shape[1] < 1:
+        raise ValueError(f"most_similar_pair needs an (n >= 2, d >= 1) matrix, got shape {tuple(t.shape)}")
+    if t.dtype == torch.bool or t.is_complex():
+        raise TypeError(f"most_similar_pair needs real numbers, got {t.dtype}")
+    finite = torch.isfinite(t).all(dim=1) if t.is_floating_point() else torch.ones(len(t), dtype=torch.bool)
+    if not bool(finite.all()):
+        raise ValueError(f"row {int(torch.nonzero(~finite).flatten()[0])} of the embeddings contains NaN or "
+                         "infinite values: no cosine similarity can be computed for it")
+    if bool((t == 0).all(dim=1).any()):
+        raise ValueError("a zero-length embedding has no cosine similarity")
+    t32 = t.float()
+    norms = t32.norm(dim=1, keepdim=True)
+    if not bool(torch.isfinite(t32).all() & torch.isfinite(norms).all() & (norms > 0).all()):
+        # finite input whose float32 square sum overflows or underflows: scale each row first
+        t64 = t.double()
+        t64 = t64 / t64.abs().amax(dim=1, keepdim=True)
+        t32 = t64.float()
+        norms = t32.norm(dim=1, keepdim=True)
+    t = t32 / norms
     best = (-1, -1, -math.inf)
     n = t.shape[0]
     for start in range(0, n, chunk):
