@@ -214,6 +214,19 @@ def make_loss(model: Any, rec: Recipe) -> Any:
 
 # ------------------------------------------------------------------------------------------- trainers
 @contextlib.contextmanager
+def _quiet():
+    """Hide the trainers' console chatter (a metrics dict printed per log step when progress bars are off,
+    the model card's example-widget progress bar, the CPU-only ``pin_memory`` warning); errors still raise."""
+    import io
+    import warnings
+
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
+            contextlib.redirect_stderr(io.StringIO()):
+        warnings.filterwarnings("ignore", message=".*pin_memory.*")
+        yield
+
+
+@contextlib.contextmanager
 def _scratch_dir():
     """A temporary folder that is also the working directory (the trainers and ``fit`` write relative
     paths); the caller's working directory is restored and the folder removed afterwards."""
@@ -330,7 +343,7 @@ def train_bi_encoder(name: str, profile: Profile | str | None = None, rec: Recip
         extra = {}
         if rec.loss in ("mnrl", "mnrl_hard", "cached_mnrl"):
             extra["batch_sampler"] = "no_duplicates"  # a duplicate text in a batch would be a false negative
-        with _scratch_dir() as tmp:
+        with _scratch_dir() as tmp, _quiet():
             opt, sched = training.make_optimizer(model, rec, len(train_ds))
             args = _args(SentenceTransformerTrainingArguments, rec, tmp / "out", len(train_ds), dev is not None,
                          **extra)
@@ -382,7 +395,7 @@ def train_cross_encoder_trainer(profile: Profile | str | None = None, rec: Recip
         seed_everything(rec.seed)
         model = training._new_cross_encoder(prof, rec)
         opt, sched = training.make_optimizer(model.model, rec, len(ds), head_prefix="classifier")
-        with _scratch_dir() as tmp:
+        with _scratch_dir() as tmp, _quiet():
             args = _args(CrossEncoderTrainingArguments, rec, tmp / "out", len(ds), False)
             trainer = CrossEncoderTrainer(model=model, args=args, train_dataset=ds,
                                           loss=BinaryCrossEntropyLoss(model), optimizers=(opt, sched))
@@ -412,7 +425,7 @@ def legacy_fit(model: Any, examples: Sequence[Any], *, epochs: int, warmup_steps
     """The tutorials' recipe: ``DataLoader(InputExample...)`` + ``CosineSimilarityLoss`` + ``model.fit``.
 
     ``warmup_steps=None`` keeps ``fit``'s own default (10,000 steps). ``fit`` writes checkpoints relative
-    to the working directory, so it runs inside a temporary one.
+    to the working directory, so it runs inside a temporary one, and its console chatter is hidden.
     """
     import torch
     from torch.utils.data import DataLoader
@@ -428,7 +441,7 @@ def legacy_fit(model: Any, examples: Sequence[Any], *, epochs: int, warmup_steps
                         generator=torch.Generator().manual_seed(seed))
     loss = _st_losses().CosineSimilarityLoss(model)
     kw: dict[str, Any] = {} if warmup_steps is None else {"warmup_steps": warmup_steps}
-    with _scratch_dir():
+    with _scratch_dir(), _quiet():
         model.fit(train_objectives=[(loader, loss)], epochs=epochs, optimizer_params={"lr": lr},
                   show_progress_bar=False, **kw)
 
