@@ -19,8 +19,8 @@ Each module is one concept and names the chapter that introduces it:
   multi-process and Ray encoding; the shared SciFact text helpers); retrieval metrics in ``evaluation``.
 - ch. 9: ``clustering`` (k-means / agglomerative on unit vectors, ARI and NMI, silhouette sweep,
   community detection and its precision against labels).
-- ch. 10: ``longtext`` (token counts, the truncation proof, chunk-and-pool encoding); ONNX encoders
-  (``models.load_onnx``).
+- ch. 10: ``longtext`` (token counts, the truncation proof, chunk-and-pool encoding), ``choosing`` (size on
+  disk, peak memory, anisotropy and centring, cosine vs dot); ONNX encoders (``models.load_onnx``).
 
 Modules are imported on demand so that ``import sbert_lessons`` stays fast.
 """

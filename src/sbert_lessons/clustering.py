@@ -171,7 +171,7 @@ def cluster_scores(labels_true: Any, labels_pred: Any) -> dict[str, float]:
 
 
 def silhouette_sweep(x: Any, ks: Sequence[int], *, method: str = "kmeans", seed: int = 0,
-                     labels_true: Any = None) -> Any:
+                     labels_true: Any = None, n_init: int = 10) -> Any:
     """For each ``k`` in ``ks``: the mean cosine silhouette of the clustering (and its ARI/NMI when
     ``labels_true`` is given). Returns a pandas DataFrame indexed by k."""
     import pandas as pd
@@ -188,7 +188,7 @@ def silhouette_sweep(x: Any, ks: Sequence[int], *, method: str = "kmeans", seed:
     rows = []
     for k in ks:
         k = _check_k(k, arr.shape[0] - 1 if arr.shape[0] > 2 else arr.shape[0])  # silhouette needs k < n
-        labels = kmeans(arr, k, seed=seed) if method == "kmeans" else agglomerative(arr, k)
+        labels = kmeans(arr, k, seed=seed, n_init=n_init) if method == "kmeans" else agglomerative(arr, k)
         row = {"k": k, "silhouette": float(silhouette_score(arr, labels, metric="cosine"))}
         if labels_true is not None:
             row.update(cluster_scores(labels_true, labels))

@@ -4,8 +4,11 @@
 A sentence-transformers model reads at most ``max_seq_length`` tokens (256 for all-MiniLM-L6-v2,
 [CLS] and [SEP] included) and silently drops the rest. :func:`token_lengths` counts the tokens a text
 would need, :func:`tail_is_ignored` proves that words past the limit leave the embedding unchanged,
-and :func:`chunk_and_pool` encodes a long text as the mean of its chunks' embeddings, each chunk a run
-of whole sentences (or, for a sentence longer than a chunk, of whole words) that fits the limit.
+:func:`tail_text` returns the part of a text the model never reads, and :func:`chunk_and_pool` encodes
+a long text as the mean of its chunks' embeddings. Chunks are runs of whole sentences (or, for a sentence
+longer than a chunk, of whole words) that fit the limit; in the default ``"window"`` mode the first chunk
+is exactly what the model reads anyway (the text cut at the limit), so the ordinary, cached embedding of
+the whole text is reused and only the unread tail costs new encoding.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["chunk_and_pool", "chunk_text", "tail_is_ignored", "token_lengths"]
+__all__ = ["chunk_and_pool", "chunk_text", "tail_is_ignored", "tail_text", "token_lengths"]
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[])")
 
@@ -55,6 +58,31 @@ def token_lengths(model: Any, texts: Sequence[str]) -> np.ndarray:
     """Tokens each text needs, [CLS] and [SEP] included (compare with ``model.max_seq_length``)."""
     texts = _texts(texts)
     return np.asarray(_counter(model)(texts), dtype=np.int64) + 2
+
+
+def _offsets(model: Any, text: str) -> list[tuple[int, int]]:
+    tok = model.tokenizer
+    if hasattr(tok, "encode_batch"):  # tokenizers.Tokenizer
+        return [tuple(o) for o in tok.encode(text, add_special_tokens=False).offsets]
+    return [tuple(o) for o in tok(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]]
+
+
+def tail_text(model: Any, text: str, max_tokens: int | None = None) -> str:
+    """The part of ``text`` past the first ``max_tokens`` tokens ([CLS] and [SEP] included; default the
+    model's ``max_seq_length``), starting at the word that holds the first unread token; ``""`` when the
+    whole text is read."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a string, got {type(text).__name__}")
+    limit = _limit(model) if max_tokens is None else int(max_tokens)
+    if limit < 3:
+        raise ValueError(f"max_tokens must be at least 3 ([CLS], [SEP] and one token), got {limit}")
+    offsets = _offsets(model, text)
+    if len(offsets) <= limit - 2:
+        return ""
+    start = offsets[limit - 2][0]
+    while start > 0 and not text[start - 1].isspace():  # back up to the start of the word
+        start -= 1
+    return text[start:].strip()
 
 
 def tail_is_ignored(model: Any, text: str, tail: str) -> dict[str, Any]:
@@ -116,42 +144,58 @@ def chunk_text(model: Any, text: str, max_tokens: int | None = None) -> list[str
 
 
 def chunk_and_pool(model: Any, texts: Sequence[str], *, max_tokens: int | None = None,
-                   base_embeddings: Any = None, encode: Callable[..., np.ndarray] | None = None
-                   ) -> tuple[np.ndarray, np.ndarray]:
+                   mode: str = "window", base_embeddings: Any = None,
+                   encode: Callable[..., np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Embed each text as the L2-normalised mean of its chunks' embeddings.
 
-    Texts that fit in one chunk keep their ordinary embedding, taken from ``base_embeddings`` (row i
-    for text i, e.g. the corpus embeddings already cached) when given; only the long texts' chunks are
-    encoded, in one call of ``encode`` (default :func:`sbert_lessons.cache.encode`). Returns the
-    ``(n, dim)`` embeddings and the number of chunks of each text.
+    ``mode="window"``: the first chunk is what the model reads of the whole text (its ordinary
+    embedding), the rest (:func:`tail_text`) is cut into sentence chunks. ``mode="sentences"``: the
+    whole text is cut into sentence chunks from the start. A text that fits in one window is one chunk
+    in both modes and keeps its ordinary embedding. Ordinary embeddings come from ``base_embeddings``
+    (row i for text i, e.g. the corpus embeddings already cached) when given, else they are encoded;
+    every other chunk is encoded in one call of ``encode`` (default :func:`sbert_lessons.cache.encode`).
+    Returns the ``(n, dim)`` embeddings and the number of chunks of each text.
     """
     texts = _texts(texts)
+    if mode not in ("window", "sentences"):
+        raise ValueError(f"mode must be 'window' or 'sentences', got {mode!r}")
     if encode is None:
         from .cache import encode
-    chunked = [chunk_text(model, t, max_tokens) for t in texts]
-    n_chunks = np.array([len(c) for c in chunked], dtype=np.int64)
+    limit = _limit(model) if max_tokens is None else int(max_tokens)
+    lengths = token_lengths(model, texts)
+    fits = lengths <= limit
+    chunks: list[list[str]] = []
+    for t, ok in zip(texts, fits):
+        if ok:
+            chunks.append([])
+        elif mode == "window":
+            tail = tail_text(model, t, limit)
+            chunks.append(chunk_text(model, tail, limit) if tail else [])
+        else:
+            chunks.append(chunk_text(model, t, limit))
+    # texts whose ordinary embedding is used: every text that fits, and every text in window mode
+    use_base = [i for i in range(len(texts)) if fits[i] or mode == "window"]
     if base_embeddings is not None:
         base = np.asarray(base_embeddings, dtype=np.float32)
         if base.ndim != 2 or base.shape[0] != len(texts):
             raise ValueError(f"base_embeddings has shape {base.shape}, expected ({len(texts)}, dim)")
+    elif use_base:
+        emb = np.asarray(encode(model, [texts[i] for i in use_base]), dtype=np.float32)
+        base = np.zeros((len(texts), emb.shape[1]), dtype=np.float32)
+        base[use_base] = emb
     else:
-        short = [i for i, k in enumerate(n_chunks) if k == 1]
         base = None
-        if short:
-            emb = encode(model, [texts[i] for i in short])
-            base = np.zeros((len(texts), emb.shape[1]), dtype=np.float32)
-            base[short] = emb
-    long_ids = [i for i, k in enumerate(n_chunks) if k > 1]
-    flat = [c for i in long_ids for c in chunked[i]]
-    chunk_emb = encode(model, flat) if flat else None
+    flat = [c for cs in chunks for c in cs]
+    chunk_emb = np.asarray(encode(model, flat), dtype=np.float32) if flat else None
     dim = (base if base is not None else chunk_emb).shape[1]
     out = np.zeros((len(texts), dim), dtype=np.float32)
-    if base is not None:
-        out[:] = base
-    pos = 0
-    for i in long_ids:
-        k = n_chunks[i]
-        out[i] = chunk_emb[pos:pos + k].mean(axis=0)
-        pos += k
+    n_chunks = np.zeros(len(texts), dtype=np.int64)
+    pos, based = 0, set(use_base)
+    for i, cs in enumerate(chunks):
+        parts = [base[i]] if i in based else []
+        parts += list(chunk_emb[pos:pos + len(cs)]) if cs else []
+        pos += len(cs)
+        out[i] = np.mean(parts, axis=0)
+        n_chunks[i] = len(parts)
     norms = np.linalg.norm(out, axis=1, keepdims=True)
     return out / np.clip(norms, 1e-12, None), n_chunks

@@ -7,8 +7,9 @@ from sbert_lessons import longtext as LT
 
 
 class _Enc:
-    def __init__(self, ids):
+    def __init__(self, ids, offsets=()):
         self.ids = ids
+        self.offsets = list(offsets)
 
 
 class WordTokenizer:
@@ -16,6 +17,14 @@ class WordTokenizer:
 
     def encode_batch(self, texts, add_special_tokens=False):
         return [_Enc(t.split()) for t in texts]
+
+    def encode(self, text, add_special_tokens=False):
+        offs, pos = [], 0
+        for w in text.split():
+            start = text.index(w, pos)
+            pos = start + len(w)
+            offs.append((start, pos))
+        return _Enc(text.split(), offs)
 
 
 class WordModel:
@@ -71,7 +80,8 @@ def test_chunk_and_pool_uses_base_rows_for_short_texts_and_encodes_only_long_one
     texts = ["tiny text.", "W1 w2 w3. W4 w5 w6 w7. W8."]
     base = m.encode(texts)
     m.calls.clear()
-    emb, n = LT.chunk_and_pool(m, texts, base_embeddings=base, encode=lambda mod, ts: mod.encode(ts))
+    emb, n = LT.chunk_and_pool(m, texts, mode="sentences", base_embeddings=base,
+                               encode=lambda mod, ts: mod.encode(ts))
     assert n.tolist() == [1, 3]
     assert m.calls == [["W1 w2 w3.", "W4 w5 w6 w7.", "W8."]]
     assert np.allclose(emb[0], base[0], atol=1e-6)
@@ -81,10 +91,44 @@ def test_chunk_and_pool_uses_base_rows_for_short_texts_and_encodes_only_long_one
     assert np.allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-6)
 
 
+def test_window_mode_keeps_the_models_own_window_and_chunks_the_rest():
+    m = WordModel(max_seq_length=6)  # reads 4 words
+    texts = ["tiny text.", "W1 w2 w3. W4 w5 w6 w7. W8 w9."]
+    assert LT.tail_text(m, texts[1]) == "w5 w6 w7. W8 w9."
+    assert LT.tail_text(m, texts[0]) == ""
+    base = m.encode(texts)
+    m.calls.clear()
+    emb, n = LT.chunk_and_pool(m, texts, base_embeddings=base, encode=lambda mod, ts: mod.encode(ts))
+    assert m.calls == [["w5 w6 w7.", "W8 w9."]]
+    assert n.tolist() == [1, 3]
+    parts = np.vstack([base[1], m.encode(["w5 w6 w7.", "W8 w9."])])
+    assert np.allclose(emb[1], parts.mean(0) / np.linalg.norm(parts.mean(0)), atol=1e-6)
+    assert np.allclose(emb[0], base[0], atol=1e-6)
+
+
+def test_tail_text_starts_at_a_word_boundary():
+    class Tok:  # two tokens per word of 4+ letters, like word pieces
+        def encode_batch(self, texts, add_special_tokens=False):
+            return [type("E", (), {"ids": [0] * len(self.encode(t).offsets)})() for t in texts]
+
+        def encode(self, text, add_special_tokens=False):
+            offs, pos = [], 0
+            for w in text.split():
+                start = text.index(w, pos)
+                pos = start + len(w)
+                offs += [(start, start + 2), (start + 2, pos)] if len(w) >= 4 else [(start, pos)]
+            return type("E", (), {"offsets": offs})()
+
+    m = WordModel(max_seq_length=5)  # 3 tokens: "ab" + "cdef" (2) reach the limit inside "ghij"
+    m.tokenizer = Tok()
+    assert LT.tail_text(m, "ab cdef ghij kl") == "ghij kl"
+
+
 def test_chunk_and_pool_through_the_cache(tmp_path):
     m = WordModel(max_seq_length=6)
-    emb, n = LT.chunk_and_pool(m, ["a b.", "c d e f. g h."])
-    assert emb.shape == (2, 16) and n.tolist() == [1, 2]
+    for mode in ("window", "sentences"):
+        emb, n = LT.chunk_and_pool(m, ["a b.", "c d e f. G h."], mode=mode)
+        assert emb.shape == (2, 16) and n.tolist() == [1, 2]
 
 
 def test_bad_input():
@@ -103,5 +147,7 @@ def test_bad_input():
         LT.chunk_and_pool(m, ["a", "b"], base_embeddings=np.zeros((3, 16)))
     with pytest.raises(TypeError, match="no tokenizer"):
         LT.token_lengths(object(), ["a"])
+    with pytest.raises(ValueError, match="mode"):
+        LT.chunk_and_pool(m, ["a"], mode="paragraphs")
     with pytest.raises(ValueError, match="non-empty tail"):
         LT.tail_is_ignored(m, "a b", "  ")
