@@ -28,10 +28,9 @@ def collect(folder: Path) -> tuple[dict, dict]:
         if run:
             env = env or run
             notebooks[exe.stem] = {"seconds": run["seconds"], "status": "ok", "executed_at": run["executed_at"]}
-        elif exe.stem in timings:  # stopped on an error: papermill's copy has no run metadata
-            t = timings[exe.stem]
-            notebooks[exe.stem] = {"seconds": t["seconds"], "status": t.get("status", "failed"),
-                                   "executed_at": (meta.get("papermill") or {}).get("start_time", "")[:19]}
+    for stem, t in timings.items():  # a failed run leaves no finished copy, only its time
+        if stem not in notebooks and t.get("status") != "ok":
+            notebooks[stem] = {"seconds": t["seconds"], "status": t.get("status", "failed"), "executed_at": ""}
     return notebooks, env
 
 

@@ -136,9 +136,10 @@ def _on_source_read(app, docname, source):
         logger.warning(f"{docname}: the executed copy is stale ({why}); run `make notebooks` again",
                        type="sbert", subtype="executed", location=docname)
         return
-    if (ran.get("metadata", {}).get("papermill") or {}).get("exception"):
-        logger.warning(f"{docname}: the executed copy stopped on an error; run `make notebooks`",
-                       type="sbert", subtype="executed", location=docname)
+    if not run_info(ran) or (ran.get("metadata", {}).get("papermill") or {}).get("exception"):
+        logger.warning(f"{docname}: the executed copy did not finish (no run record, or an error); "
+                       "run `make notebooks`", type="sbert", subtype="executed", location=docname)
+        return
     source[0] = json.dumps(merge_executed(src, ran))
 
 
@@ -197,7 +198,8 @@ def _env_text(key: tuple) -> str:
 
 
 STYLE = ("<style>.sbert-table{table-layout:fixed;width:100%;max-width:100%}"
-         ".sbert-table td,.sbert-table th{overflow-wrap:anywhere;word-break:break-word;white-space:normal}"
+         ".sbert-table td{overflow-wrap:anywhere;white-space:normal}"
+         ".sbert-table th{white-space:normal;overflow-wrap:normal;word-break:normal}"
          ".sbert-table code{white-space:normal;overflow-wrap:anywhere}"
          ".sbert-table tr.sbert-chapter th{background:var(--pst-color-surface,#f3f4f5);text-align:left}</style>")
 
@@ -230,7 +232,8 @@ def metrics_table(app, docname: str, metrics: dict) -> str:
         if k not in envs:
             envs.append(k)
     times = sorted(e.get("recorded_at", "") for e in metrics.values() if e.get("recorded_at"))
-    span = f" Recorded between {times[0]} and {times[-1]} UTC." if times else ""
+    span = (f" Recorded between {times[0][:16].replace('T', ' ')} and {times[-1][:16].replace('T', ' ')} UTC."
+            if times else "")
     if len(envs) == 1:
         head_env = f"<p class='sbert-env'>Every figure below was measured with {_env_text(envs[0])}.{span}</p>"
     else:
@@ -257,7 +260,7 @@ def metrics_table(app, docname: str, metrics: dict) -> str:
             if multi:
                 cells.append(f"E{envs.index(_env_key(e)) + 1}")
             rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    widths = ("55%", "15%", "30%") if not multi else ("48%", "14%", "30%", "8%")
+    widths = ("50%", "15%", "35%") if not multi else ("45%", "14%", "33%", "8%")
     cols = "".join(f'<col style="width:{w}">' for w in widths)
     head = "".join(f"<th>{h}</th>" for h in ("figure", "measured", "reference", "env")[:ncol])
     return (STYLE + head_env + f'<table class="table sbert-table sbert-metrics"><colgroup>{cols}</colgroup>'
@@ -295,17 +298,21 @@ def runtime_table(app, docname: str) -> str:
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in (
             _link(app, docname, doc, title) if doc else html.escape(title), f"{secs / 60:.1f} min",
             f"{budget / 60:.0f} min {within}" if budget and run.get("profile") == "smoke" else "",
-            f"cell {slow[1]}: {slow[0]:.0f} s" if slow else "", html.escape((run.get("executed_at") or "")[:16]),
-            f"E{envs.index(k) + 1}" if len(envs) > 1 else "")) + "</tr>")
+            f"cell {slow[1]}: {slow[0]:.0f} s" if slow else "",
+            html.escape((run.get("executed_at") or "")[:16].replace("T", " ")), f"E{envs.index(k) + 1}")) + "</tr>")
     if not rows:
         return "<p><em>No executed notebooks found: run <code>make notebooks</code>, then build the book.</em></p>"
     env_html = ("<p class='sbert-env'>These lessons were executed for this build with " + _env_text(envs[0]) + ".</p>"
                 if len(envs) == 1 else "<ul>" + "".join(f"<li><strong>E{i + 1}</strong>: {_env_text(k)}</li>"
                                                          for i, k in enumerate(envs)) + "</ul>")
+    ncol = 6 if len(envs) > 1 else 5
+    if ncol == 5:  # one environment, stated above the table: drop the env column
+        rows = [r.rsplit("<td>", 1)[0] + "</tr>" for r in rows]
     head = "".join(f"<th>{h}</th>" for h in ("lesson", "wall time", "smoke budget", "slowest cell",
-                                              "executed (UTC)", "env" if len(envs) > 1 else ""))
-    return (STYLE + env_html + f'<table class="table sbert-table sbert-runtimes"><thead><tr>{head}</tr></thead>'
-            f'<tbody>{"".join(rows)}</tbody></table>')
+                                              "executed (UTC)", "env")[:ncol])
+    cols = "".join(f'<col style="width:{w}">' for w in ("34%", "12%", "18%", "16%", "20%", "8%")[:ncol])
+    return (STYLE + env_html + f'<table class="table sbert-table sbert-runtimes"><colgroup>{cols}</colgroup>'
+            f'<thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>')
 
 
 def recorded_runtimes(app, docname: str) -> str:
@@ -336,7 +343,7 @@ def _resolve(app, doctree, docname):
     for node in list(doctree.findall(table_placeholder)):
         kind = node["kind"]
         if kind == "metrics":
-            path = Path(app.srcdir) / "_build" / "metrics.json"
+            path = Path(os.environ.get("SBERT_LESSONS_METRICS") or Path(app.srcdir) / "_build" / "metrics.json")
             body = metrics_table(app, docname, json.loads(path.read_text()) if path.is_file() else {})
         elif kind == "runtimes":
             body = runtime_table(app, docname)
@@ -359,7 +366,32 @@ def _merge(app, env, docnames, other):
     env.sbert_executed = {**getattr(env, "sbert_executed", {}), **getattr(other, "sbert_executed", {})}
 
 
+# --------------------------------------------------------------------------- page hygiene
+def _config_inited(app, config):
+    # pydata-sphinx-theme reads the colour mode from localStorage, falling back to html_context's
+    # default_mode; left empty, a reader's first page logs "Got invalid theme mode" in the console.
+    config.html_context.setdefault("default_mode", "auto")
+
+
+def _dedupe_scripts(app, pagename, templatename, context, doctree):
+    """Drop script entries added twice (jupyter-book registers sphinx-thebe's inline config twice, and the
+    second copy throws "Identifier 'THEBE_JS_URL' has already been declared" in every page)."""
+    scripts = context.get("script_files")
+    if not scripts:
+        return
+    seen, kept = set(), []
+    for js in scripts:
+        key = (str(getattr(js, "filename", js) or ""), tuple(sorted((getattr(js, "attributes", None) or {}).items())))
+        if key in seen:
+            continue
+        seen.add(key)
+        kept.append(js)
+    scripts[:] = kept
+
+
 def setup(app):
+    app.connect("config-inited", _config_inited)
+    app.connect("html-page-context", _dedupe_scripts, priority=900)
     app.add_node(table_placeholder)
     app.add_directive("metrics-table", _directive("metrics"))
     app.add_directive("runtime-table", _directive("runtimes"))

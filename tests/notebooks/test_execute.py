@@ -106,29 +106,35 @@ def test_notebook_executes(path):
     import papermill as pm
 
     out = executed_dir() / path.name
-    out.parent.mkdir(parents=True, exist_ok=True)
+    # papermill saves after every cell: run into a side folder, so that an interrupted or failed run never
+    # leaves a half-executed copy where the book looks for finished ones
+    partial = executed_dir() / "partial" / path.name
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    out.unlink(missing_ok=True)
     profile = _resolved_profile()
     budget_s = budget_seconds(path)
     started = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
     t0 = time.perf_counter()
     try:
-        pm.execute_notebook(str(path), str(out), parameters={"profile": profile}, cwd=str(path.parent),
+        pm.execute_notebook(str(path), str(partial), parameters={"profile": profile}, cwd=str(path.parent),
                             kernel_name="python3", progress_bar=False, log_output=False,
                             execution_timeout=TIMEOUT_S)
     except pm.PapermillExecutionError as err:
         seconds = time.perf_counter() - t0
         TIMINGS.append({"notebook": path.stem, "seconds": round(seconds, 1), "budget_s": budget_s,
                         "profile": profile, "status": "failed"})
-        pytest.fail(f"{path.name} failed in cell {err.exec_count} after {seconds:.0f} s "
-                    f"(executed copy with the error: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out})"
-                    f":\n{err.ename}: {err.evalue}\n{''.join(err.traceback)[-4000:]}", pytrace=False)
+        shown = partial.relative_to(ROOT) if partial.is_relative_to(ROOT) else partial
+        pytest.fail(f"{path.name} failed in cell {err.exec_count} after {seconds:.0f} s (the executed copy "
+                    f"with the error: {shown}):\n{err.ename}: {err.evalue}\n{''.join(err.traceback)[-4000:]}",
+                    pytrace=False)
     seconds = time.perf_counter() - t0
 
-    nb = nbformat.read(out, as_version=4)
+    nb = nbformat.read(partial, as_version=4)
     run = {"profile": profile, "seconds": round(seconds, 1), "budget_s": budget_s, "executed_at": started,
            "cpu_count": os.cpu_count(), "ci": os.environ.get("CI") == "true", **_environment(path.stem, started)}
     nb.metadata.setdefault("sbert_lessons", {})["run"] = run
     nbformat.write(nb, out)
+    partial.unlink()
 
     factor = guard_factor()
     verdict = check_time(path.name, seconds, budget_s, profile, factor)
@@ -137,6 +143,22 @@ def test_notebook_executes(path):
     print(f"{path.name}: executed in {seconds:.1f} s (profile {profile}, budget {budget_s / 60:.0f} min)")
     if verdict:
         pytest.fail(verdict, pytrace=False)
+
+
+def test_time_guard(tmp_path):
+    """The guard itself: silent within twice the budget, a clear failure past it, off for the full profile."""
+    assert check_time("03_x.ipynb", 959, 480, "smoke", 2.0) is None
+    msg = check_time("03_x.ipynb", 961, 480, "smoke", 2.0)
+    assert msg and "TIME GUARD" in msg and "2 x its budget of 8 min" in msg
+    assert check_time("03_x.ipynb", 5000, 480, "full", 2.0) is None
+    assert check_time("03_x.ipynb", 5000, 480, "smoke", 0.0) is None
+    nb = tmp_path / "09_y.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(), nb)
+    assert budget_seconds(nb) == 180 and budget_seconds(tmp_path / "08_z.ipynb", nbformat.v4.new_notebook()) == 480
+    own = nbformat.v4.new_notebook(metadata={"sbert_lessons": {"smoke_budget_minutes": 5}})
+    assert budget_seconds(nb, own) == 300
+    with pytest.raises(ValueError, match="smoke_budget_minutes"):
+        budget_seconds(nb, nbformat.v4.new_notebook(metadata={"sbert_lessons": {"smoke_budget_minutes": "x"}}))
 
 
 def write_timings(path: Path | None = None) -> Path | None:
