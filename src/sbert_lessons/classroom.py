@@ -243,6 +243,12 @@ def _is_grader_cell(src: str) -> bool:
 
 def _worker_main(nb_file: str, fd_in: int, fd_out: int) -> None:  # pragma: no cover - runs sandboxed
     """Runs inside the sandbox: execute the notebook's code cells, then answer data requests."""
+    try:  # die with the launcher (setpriv's change of user cleared the death signal set before it)
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
     log = os.open("output.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.dup2(log, 1)
     os.dup2(log, 2)
@@ -322,7 +328,7 @@ class Limits:
 
     wall_s: float = 600.0        # whole notebook, from start to the last cell
     cell_s: float = 300.0        # one cell
-    call_s: float = 120.0        # one test's call into the submission
+    call_s: float = 300.0        # one test's call into the submission
     memory_bytes: int = 6 << 30  # RLIMIT_AS of the worker
     file_bytes: int = 2 << 30    # RLIMIT_FSIZE: the largest file it may write
     nproc: int = 512             # RLIMIT_NPROC (threads count) for the unprivileged user
@@ -342,6 +348,12 @@ def _set_limits(limits: Limits) -> None:  # pragma: no cover - runs in the child
     import resource
 
     os.setsid()
+    try:  # if the grader dies, so does the submission (and, via unshare --kill-child, all it started)
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
     cpu = int(limits.wall_s * 2 + 60)
     for lim, val in ((resource.RLIMIT_AS, limits.memory_bytes), (resource.RLIMIT_CPU, cpu),
                      (resource.RLIMIT_FSIZE, limits.file_bytes), (resource.RLIMIT_CORE, 0),
@@ -386,9 +398,22 @@ class Worker:
         os.close(to_w_r)
         os.close(from_w_w)
 
+    def _children(self) -> list[int]:
+        try:
+            return [int(x) for x in Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()]
+        except (OSError, ValueError):
+            return []
+
     def kill(self, why: str) -> None:
         if self.gone is None:
             self.gone = why
+        # unshare's child is the PID namespace's init (the worker itself): killing it ends every process
+        # the submission started, even one that left the process group with setsid()
+        for pid in self._children():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
@@ -785,7 +810,12 @@ def grade_folder(bundle_zip: str | Path, submissions: str | Path, out: str | Pat
     (out / "feedback").mkdir(parents=True, exist_ok=True)
     private = Path(tempfile.mkdtemp(prefix="sbert-bundle-"))  # 0700, root's
     results = []
+    old_cache = os.environ.get("SBERT_LESSONS_CACHE")
     try:
+        if seed_cache and Path(seed_cache).is_dir():
+            # the grader's own computations (the tests) start from a private copy of the seed as well
+            shutil.copytree(seed_cache, private / "cache")
+            os.environ["SBERT_LESSONS_CACHE"] = str(private / "cache")
         bundle = Bundle.open(bundle_zip, private)
         secrets = hidden_sources(bundle)
         hidden_paths = [Path(bundle_zip).resolve().parent, submissions, out,
@@ -802,6 +832,10 @@ def grade_folder(bundle_zip: str | Path, submissions: str | Path, out: str | Pat
             results.append(r)
         _write_csv(out / "scores.csv", results, bundle.name)
     finally:
+        if old_cache is None:
+            os.environ.pop("SBERT_LESSONS_CACHE", None)
+        else:
+            os.environ["SBERT_LESSONS_CACHE"] = old_cache
         shutil.rmtree(private, ignore_errors=True)
     return results
 
@@ -928,6 +962,8 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("src")
     s.add_argument("dest")
     a = ap.parse_args(argv)
+    # a plain `kill` of the grader still runs its clean-up (workers stopped, private folders removed)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if a.cmd == "grade":
         lim = Limits(wall_s=a.wall, cell_s=a.cell, call_s=a.call, memory_bytes=a.memory)
         t0 = time.monotonic()

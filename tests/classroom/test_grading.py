@@ -1,0 +1,245 @@
+"""End-to-end classroom kit (slow stage, `make test-classroom`): otter assign, grading in the sandbox,
+hostile submissions, feedback without hidden tests, and the student edition of the book.
+
+Needs root (the sandbox uses network/mount/PID namespaces and an unprivileged user) and the data mirror.
+Timings of the reference solutions are printed and written to ``_build/classroom_timings.json``.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from sbert_lessons import classroom as C
+
+ROOT = Path(__file__).resolve().parents[2]
+PY = sys.executable
+OTTER = str(Path(sys.executable).with_name("otter"))
+ASSIGNMENTS = {"A1": "A1_word_vectors", "A2": "A2_pooling_losses", "A3": "A3_search"}
+
+pytestmark = pytest.mark.skipif(C.isolation_mode() != "namespaces",
+                                reason="the grading sandbox needs root with unshare and setpriv")
+
+
+def _env():
+    env = dict(os.environ)
+    env.setdefault("PYTHONWARNINGS", "ignore")
+    return env
+
+
+@pytest.fixture(scope="session")
+def bundles(tmp_path_factory):
+    """``otter assign`` every master into a private folder, and A3's seed cache (as `make assignments`)."""
+    out = tmp_path_factory.mktemp("assign")
+    made = {}
+    for short, name in ASSIGNMENTS.items():
+        dest = out / short
+        subprocess.run([OTTER, "assign", "--no-pdfs", str(ROOT / "assignments" / "source" / f"{name}.ipynb"),
+                        str(dest)], check=True, cwd=ROOT, env=_env(), capture_output=True)
+        zips = list((dest / "autograder").glob("*.zip"))
+        assert len(zips) == 1
+        made[short] = {"zip": zips[0], "reference": dest / "autograder" / f"{name}.ipynb",
+                       "student": dest / "student" / f"{name}.ipynb"}
+    seed = out / "A3-seed-cache"
+    subprocess.run([PY, "-m", "sbert_lessons.classroom", "warm-a3", str(seed)], check=True, cwd=ROOT,
+                   env=_env(), capture_output=True)
+    made["A3"]["seed"] = seed
+    return made
+
+
+FEEDBACK_DIRS: list[Path] = []
+
+
+def _hidden_markers(zip_path: Path, tmp: Path) -> list[str]:
+    bundle = C.Bundle.open(zip_path, tmp)
+    lines = C.hidden_sources(bundle)
+    assert lines, "every assignment has hidden tests"
+    names = []
+    for p in bundle.test_files:
+        names += re.findall(r"def (test_\w+)", p.read_text())
+    public = set()
+    for p in bundle.test_files:
+        for tc in C.load_test_file(p).test_cases:
+            if not tc.hidden:
+                public.add(tc.body.test_func.__name__)
+    return lines + [n for n in names if n not in public]
+
+
+def _assert_no_hidden_text(feedback_dir: Path, markers: list[str]):
+    for f in feedback_dir.glob("*.md"):
+        text = f.read_text()
+        assert "BEGIN TEST CONFIG" not in text
+        for m in markers:
+            assert m not in text, f"{f.name} leaks hidden test text: {m!r}"
+
+
+@pytest.mark.parametrize("short", list(ASSIGNMENTS))
+def test_reference_full_marks_untouched_zero(short, bundles, tmp_path):
+    b = bundles[short]
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    shutil.copy(b["reference"], subs / "reference.ipynb")
+    shutil.copy(b["student"], subs / "untouched.ipynb")
+    out = tmp_path / "out"
+    cmd = [PY, "-m", "sbert_lessons.classroom", "grade", str(b["zip"]), str(subs), str(out),
+           "--hide", str(ROOT / "assignments")]
+    if "seed" in b:
+        cmd += ["--seed-cache", str(b["seed"])]
+    t0 = time.monotonic()
+    subprocess.run(cmd, check=True, cwd=ROOT, env=_env(), capture_output=True)
+    wall = time.monotonic() - t0
+    rows = {r["student"]: r for r in csv.DictReader(open(out / "scores.csv"))}
+    ref, blank = rows["reference"], rows["untouched"]
+    assert float(ref["score"]) == float(ref["possible"]) > 0, (out / "feedback" / "reference.md").read_text()
+    assert ref["reason"] == "" and ref["cell_errors"] == "0"
+    assert float(blank["score"]) == 0.0
+    fb = (out / "feedback" / "untouched.md").read_text()
+    assert "Score: 0 /" in fb and "public test" in fb and "failed" in fb
+    assert re.search(r"Error at line \d+ in test q1", fb), "public failures show what was checked"
+    _assert_no_hidden_text(out / "feedback", _hidden_markers(b["zip"], tmp_path))
+    timings = ROOT / "_build" / "classroom_timings.json"
+    timings.parent.mkdir(exist_ok=True)
+    data = json.loads(timings.read_text()) if timings.is_file() else {}
+    data[short] = {"reference_s": float(ref["seconds"]), "untouched_s": float(blank["seconds"]),
+                   "batch_wall_s": round(wall, 1), "loadavg_1min": os.getloadavg()[0]}
+    timings.write_text(json.dumps(data, indent=1))
+    print(f"\n{short}: reference graded in {float(ref['seconds']):.0f} s, batch of two in {wall:.0f} s "
+          f"(load {os.getloadavg()[0]:.1f})")
+
+
+def _variant(ref: dict, name: str, cells: list[str], folder: Path, at: int = 3) -> None:
+    nb = copy.deepcopy(ref)
+    for k, src in enumerate(cells):
+        nb["cells"].insert(at + k, {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                                    "source": src})
+    (folder / f"{name}.ipynb").write_text(json.dumps(nb))
+
+
+def test_hostile_submissions_are_contained_and_the_batch_goes_on(bundles, tmp_path):
+    b = bundles["A1"]
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    canary = ROOT / "_build" / "classroom-canary"
+    canary.mkdir(parents=True, exist_ok=True)
+    (canary / "keep.txt").write_text("the grader's files\n")
+    ref = json.loads(Path(b["reference"]).read_text())
+    shutil.copy(b["reference"], subs / "reference.ipynb")
+    steal = f"""
+import glob
+stolen, errors = "", []
+for p in [{str(b["zip"])!r}, {str(ROOT / "assignments" / "source" / "A1_word_vectors.ipynb")!r},
+          *glob.glob("/tmp/sbert-bundle-*/bundle/tests/*.py"), *glob.glob("/tmp/**/tests/q1.py", recursive=True)]:
+    try:
+        stolen += open(p, "rb").read().decode("latin-1")
+    except OSError as e:
+        errors.append(type(e).__name__)
+if stolen:  # smuggle it out through a public test's failure message
+    def cosine(u, v):
+        raise ValueError(stolen[:20000])
+else:
+    raise PermissionError("nothing readable: " + ", ".join(errors))
+"""
+    _variant(ref, "many_hostile_cells", [
+        "x = bytearray(64 * 2**30)",                                          # huge allocation
+        "hog = []\nwhile True:\n    hog.append(bytearray(2**28))",             # unbounded allocation
+        f"import os, shutil\nos.system('rm -rf {canary}')\nshutil.rmtree({str(canary)!r})",  # deletion
+        "import socket\nsocket.create_connection(('pypi.org', 443), timeout=5)",  # network
+        steal,                                                                # hidden tests
+        "def broken(:\n    pass",                                             # syntax error
+    ], subs)
+    _variant(ref, "endless_loop", ["while True:\n    pass"], subs)
+    _variant(ref, "crash", ["import ctypes\nctypes.string_at(0)"], subs)
+    _variant(ref, "fork_and_leave", ["import subprocess\nsubprocess.Popen(['sleep', '9999'], start_new_session=True)"], subs)
+    cheat = ("from sbert_lessons import embeddings\nimport numpy as np\n"
+             "def cosine(u, v):\n    return 0.5\n"
+             "embeddings.cosine = lambda u, v: 0.5\nnp.allclose = lambda *a, **k: True")
+    _variant(ref, "patches_the_checks", [cheat], subs, at=len(ref["cells"]))
+    (subs / "not_json.ipynb").write_text('{"cells": [{"cell_type": "code", "source": "x = ')
+    out = tmp_path / "out"
+    limits = C.Limits(wall_s=400, cell_s=60, call_s=60, memory_bytes=3 << 30)
+    results = {r.student: r for r in C.grade_folder(
+        b["zip"], subs, out, limits=limits, hide=[ROOT / "assignments"], log=lambda *_: None)}
+    full = results["reference"].possible
+    assert results["reference"].score == full
+
+    hostile = results["many_hostile_cells"]
+    errs = [e["ename"] for e in hostile.cell_errors]
+    assert errs[:2] == ["MemoryError", "MemoryError"], hostile.cell_errors
+    assert errs[2] in ("PermissionError",), hostile.cell_errors
+    assert errs[3] in ("gaierror", "OSError", "ConnectionRefusedError", "TimeoutError"), hostile.cell_errors
+    assert errs[4] == "PermissionError" and "nothing readable" in hostile.cell_errors[4]["evalue"]
+    assert errs[5] == "SyntaxError"
+    assert hostile.score == full and hostile.reason == ""  # contained: the rest of the notebook still counts
+    assert (canary / "keep.txt").read_text() == "the grader's files\n"
+
+    loop = results["endless_loop"]
+    assert loop.score == 0 and "longer than the 60 s limit per cell" in loop.reason
+    crash = results["crash"]
+    assert crash.score == 0 and "signal" in crash.reason
+    assert results["fork_and_leave"].score == full
+    assert subprocess.run(["pgrep", "-f", "sleep 9999"], capture_output=True).returncode == 1, \
+        "a process left behind by a submission outlived it"
+    assert results["patches_the_checks"].score < full  # its patches live in its own process only
+    bad = results["not_json"]
+    assert bad.status == "not graded" and "not valid JSON" in bad.reason and bad.score == 0
+
+    rows = list(csv.DictReader(open(out / "scores.csv")))
+    assert {r["student"] for r in rows} == set(results)
+    fb = {p.stem: p.read_text() for p in (out / "feedback").glob("*.md")}
+    assert "longer than the 60 s limit per cell" in fb["endless_loop"]
+    assert "`MemoryError`" in fb["many_hostile_cells"] and "`SyntaxError`" in fb["many_hostile_cells"]
+    assert "not valid JSON" in fb["not_json"]
+    _assert_no_hidden_text(out / "feedback", _hidden_markers(b["zip"], tmp_path))
+
+
+# ------------------------------------------------------------------------------- student edition
+def _solution_lines(nb_path: Path) -> tuple[set[str], set[str]]:
+    """Distinctive lines of the gated solutions' code cells, and every line outside them."""
+    nb = json.loads(nb_path.read_text())
+    inside, sol, other = False, set(), set()
+    for c in nb["cells"]:
+        src = "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+        if c["cell_type"] == "markdown" and "{solution-start}" in src:
+            inside = True
+            continue
+        if c["cell_type"] == "markdown" and "{solution-end}" in src:
+            inside = False
+            continue
+        lines = {ln.strip() for ln in src.splitlines() if ln.strip()}
+        (sol if inside and c["cell_type"] == "code" else other).update(lines)
+    return {ln for ln in sol - other if len(ln) >= 30 and not ln.startswith("#")}, other
+
+
+def test_student_site_has_no_solution_text(tmp_path):
+    """`make book-student`'s two steps, built from a copy with execution off (nothing is executed)."""
+    import html as html_mod
+
+    src = tmp_path / "src"
+    counts = C.make_student_src(ROOT, src)
+    assert sum(counts.values()) > 0, "the lessons have gated solutions to remove"
+    subprocess.run([str(Path(PY).with_name("jupyter-book")), "build", str(src), "--path-output", str(tmp_path)],
+                   check=True, cwd=ROOT, env=_env(), capture_output=True, timeout=1500)
+    site = tmp_path / "_build" / "html"
+    pages = {p.relative_to(site).as_posix(): html_mod.unescape(re.sub(r"<[^>]+>", "", p.read_text()))
+             for p in site.rglob("*.html")}
+    checked = 0
+    for nb_path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        page = pages.get(f"notebooks/{nb_path.stem}.html")
+        if page is None:
+            continue  # not in the toc yet
+        assert "solution-start" not in page
+        sol, _ = _solution_lines(nb_path)
+        for line in sol:
+            assert line not in page, f"{nb_path.name}: solution text reached the student site: {line!r}"
+            checked += 1
+    assert checked > 0, "some solution lines were checked"
