@@ -6,18 +6,17 @@ home page is fetched from 127.0.0.1; links to other hosts are not fetched (there
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 import shutil
 import subprocess
-import threading
-from http.server import ThreadingHTTPServer
+import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import _Quiet
+sys.path.insert(0, str(Path(__file__).parent))
+from _serve import serve  # noqa: E402
 
 RC = Path(__file__).with_name("linkcheckerrc")
 
@@ -51,13 +50,8 @@ def test_the_link_check_catches_a_broken_link_and_anchor(tmp_path):
                                      '<a href="a.html#nowhere">anchor</a> <a href="https://example.org/">x</a>'
                                      '</body></html>')
     (site / "a.html").write_text('<html><body><h1 id="here">A</h1></body></html>')
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(site)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        r = _linkchecker(f"http://127.0.0.1:{server.server_address[1]}/index.html", tmp_path)
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(site) as url:
+        r = _linkchecker(f"{url}/index.html", tmp_path)
     assert r.returncode == 1, r.stdout
     assert "gone.html" in r.stdout and "nowhere" in r.stdout, r.stdout
     assert "example.org" not in r.stdout.split("Statistics")[0] or "ignored" in r.stdout.lower()
