@@ -1,0 +1,68 @@
+"""The book extension (book/_ext/sbert_book.py): lesson pages come from papermill's executed copies."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "book" / "_ext"))
+import sbert_book  # noqa: E402
+
+sys.path.pop(0)
+
+
+def _source():
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell("profile = None")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [nbformat.v4.new_markdown_cell("# 9. Title\n\nObjectives"), params,
+                nbformat.v4.new_code_cell("print(1)"), nbformat.v4.new_markdown_cell("Prose, edited later")]
+    return nb
+
+
+def _executed(src):
+    ran = nbformat.from_dict(nbformat.reads(nbformat.writes(src), as_version=4))
+    injected = nbformat.v4.new_code_cell('# Parameters\nprofile = "smoke"\n')
+    injected.metadata["tags"] = ["injected-parameters"]
+    ran.cells.insert(2, injected)
+    ran.cells[3].outputs = [nbformat.v4.new_output("stream", name="stdout", text="1\n")]
+    ran.cells[3].metadata["papermill"] = {"duration": 0.5}
+    ran.cells[4].source = "Prose, as it was when executed"
+    ran.metadata["sbert_lessons"] = {"run": {"profile": "smoke", "device": "cpu", "device_name": "x86_64 x2",
+                                             "seconds": 95.0, "executed_at": "2026-11-25T15:00:00",
+                                             "versions": {"torch": "2.13.0", "numpy": "2"}}}
+    return ran
+
+
+def test_fresh_copy_merges_outputs_parameters_and_a_provenance_note():
+    src = _source()
+    ran = _executed(src)
+    assert sbert_book.stale_reason(src, ran) is None
+    merged = sbert_book.merge_executed(src, ran)
+    kinds = [(c["cell_type"], c.get("metadata", {}).get("tags", [])) for c in merged["cells"]]
+    assert kinds[0][0] == "markdown" and "The numbers on this page" in merged["cells"][1]["source"]
+    assert kinds[2][1] == ["parameters"] and kinds[3][1] == ["injected-parameters"]
+    assert merged["cells"][4]["outputs"][0]["text"] == "1\n"
+    assert merged["cells"][4]["metadata"]["papermill"]["duration"] == 0.5
+    assert merged["cells"][5]["source"] == "Prose, edited later", "prose comes from the current source"
+    note = merged["cells"][1]["source"]
+    assert "**smoke**" in note and "cpu (x86_64 x2)" in note and "torch 2.13.0" in note and "numpy" not in note
+
+
+@pytest.mark.parametrize("change, why", [
+    (lambda nb: setattr(nb.cells[2], "source", "print(2)"), "code cell 2 changed"),
+    (lambda nb: nb.cells.append(nbformat.v4.new_code_cell("x = 1")), "3 code cells now, 2 when"),
+])
+def test_a_changed_code_cell_makes_the_copy_stale(change, why):
+    src = _source()
+    ran = _executed(src)
+    change(src)
+    assert why in sbert_book.stale_reason(src, ran)
+
+
+def test_no_run_record_no_note():
+    assert sbert_book.provenance_note({}) == ""
