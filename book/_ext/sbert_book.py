@@ -8,7 +8,9 @@ papermill executed (``_build/executed/NN_topic.ipynb``, written by ``tests/noteb
   checking that every code cell is unchanged since it ran (a stale or missing copy is a warning, an error
   under ``-W``), inserts papermill's injected-parameters cell after the ``parameters`` cell, and adds a note
   under the title stating the profile, device and library versions the page's numbers came from;
-- a lesson page is rebuilt whenever its executed copy changes (``env-get-outdated``).
+- a lesson page is rebuilt whenever its executed copy changes (``env-get-outdated``);
+- ``sbert_executed_notebooks = "off"`` in the Sphinx config (or ``SBERT_LESSONS_EXECUTED=off``) builds the
+  pages from the sources as they are, e.g. a student edition without outputs.
 
 Directives:
 
@@ -42,7 +44,8 @@ LIB_KEYS = ("torch", "sentence-transformers", "transformers")
 
 # --------------------------------------------------------------------------- executed copies
 def executed_dir(root: Path) -> Path:
-    return Path(os.environ.get("SBERT_LESSONS_EXECUTED") or Path(root) / "_build" / "executed")
+    env = os.environ.get("SBERT_LESSONS_EXECUTED")
+    return Path(env if env and env.lower() != "off" else Path(root) / "_build" / "executed")
 
 
 def _tags(cell) -> list:
@@ -119,7 +122,16 @@ def merge_executed(source: dict, executed: dict) -> dict:
     return merged
 
 
+def _wanted(app) -> bool:
+    """Executed copies are required unless ``sbert_executed_notebooks = "off"`` (Sphinx config, e.g. a
+    student edition built without outputs) or ``SBERT_LESSONS_EXECUTED=off``."""
+    return str(app.config.sbert_executed_notebooks).lower() != "off" and \
+        os.environ.get("SBERT_LESSONS_EXECUTED", "").lower() != "off"
+
+
 def _on_source_read(app, docname, source):
+    if not _wanted(app):
+        return
     path = Path(app.env.doc2path(docname))
     if path.suffix != ".ipynb" or path.parent.name != "notebooks":
         return
@@ -144,6 +156,8 @@ def _on_source_read(app, docname, source):
 
 
 def _executed_outdated(app, env, added, changed, removed):
+    if not _wanted(app):
+        return set()
     seen = getattr(env, "sbert_executed", {})
     out = set()
     for docname, mtime in seen.items():
@@ -390,6 +404,7 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree):
 
 
 def setup(app):
+    app.add_config_value("sbert_executed_notebooks", "required", "env")
     app.connect("config-inited", _config_inited)
     app.connect("html-page-context", _dedupe_scripts, priority=900)
     app.add_node(table_placeholder)
