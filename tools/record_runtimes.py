@@ -27,7 +27,8 @@ def collect(folder: Path) -> tuple[dict, dict]:
         run = (meta.get("sbert_lessons") or {}).get("run")
         if run:
             env = env or run
-            notebooks[exe.stem] = {"seconds": run["seconds"], "status": "ok", "executed_at": run["executed_at"]}
+            notebooks[exe.stem] = {"seconds": run["seconds"], "executed_at": run["executed_at"],
+                                   "status": (timings.get(exe.stem) or {}).get("status", "ok")}
     for stem, t in timings.items():  # a failed run leaves no finished copy, only its time
         if stem not in notebooks and t.get("status") != "ok":
             notebooks[stem] = {"seconds": t["seconds"], "status": t.get("status", "failed"), "executed_at": ""}
@@ -39,6 +40,7 @@ def main(argv=None) -> int:
     ap.add_argument("folder", type=Path)
     ap.add_argument("--label")
     ap.add_argument("--note", default="")
+    ap.add_argument("--out", type=Path, default=DATA, help="default: book/runtimes.json")
     a = ap.parse_args(argv)
     notebooks, env = collect(a.folder)
     if not notebooks:
@@ -46,14 +48,14 @@ def main(argv=None) -> int:
         return 1
     profile, device = env.get("profile", "?"), env.get("device", "?")
     name = env.get("device_name") or device
-    data = json.loads(DATA.read_text()) if DATA.is_file() else {"runs": []}
+    data = json.loads(a.out.read_text()) if a.out.is_file() else {"runs": []}
     runs = [r for r in data["runs"] if not (r["profile"] == profile and r["device"].startswith(device))]
     label = a.label or f"{profile.capitalize()} profile on {'a GPU' if device.startswith('cuda') else 'a CPU'}"
     cpus = env.get("cpu_count")
     runs.append({"label": label, "profile": profile, "device": f"{device} ({name})" if name != device else device,
                  "note": a.note or (f"{cpus} CPU cores" if cpus else ""), "notebooks": notebooks})
-    DATA.write_text(json.dumps({"runs": runs}, indent=1, sort_keys=True) + "\n")
-    print(f"recorded {len(notebooks)} notebook(s) as '{label}' in {DATA.relative_to(ROOT)}")
+    a.out.write_text(json.dumps({"runs": runs}, indent=1, sort_keys=True) + "\n")
+    print(f"recorded {len(notebooks)} notebook(s) as '{label}' in {a.out}")
     return 0
 
 
