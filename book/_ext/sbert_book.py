@@ -308,10 +308,10 @@ def runtime_table(app, docname: str) -> str:
         budget = run.get("budget_s")
         secs = run.get("seconds", 0.0)
         within = ("" if run.get("profile") != "smoke" or not budget else
-                  ("within budget" if secs <= budget else ("over budget" if secs <= 2 * budget else "over 2x budget")))
+                  ("within" if secs <= budget else ("over" if secs <= 2 * budget else "over 2x: fails the build")))
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in (
             _link(app, docname, doc, title) if doc else html.escape(title), f"{secs / 60:.1f} min",
-            f"{budget / 60:.0f} min {within}" if budget and run.get("profile") == "smoke" else "",
+            f"{budget / 60:.0f} min ({within})" if budget and run.get("profile") == "smoke" else "",
             f"cell {slow[1]}: {slow[0]:.0f} s" if slow else "",
             html.escape((run.get("executed_at") or "")[:16].replace("T", " ")), f"E{envs.index(k) + 1}")) + "</tr>")
     if not rows:
