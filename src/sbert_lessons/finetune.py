@@ -217,13 +217,24 @@ def make_loss(model: Any, rec: Recipe) -> Any:
 def _quiet():
     """Hide the trainers' console chatter (a metrics dict printed per log step when progress bars are off,
     the model card's example-widget progress bar, the CPU-only ``pin_memory`` warning); errors still raise."""
+    import functools
     import io
     import warnings
 
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
-            contextlib.redirect_stderr(io.StringIO()):
-        warnings.filterwarnings("ignore", message=".*pin_memory.*")
-        yield
+    card = None
+    with contextlib.suppress(ImportError):  # its progress bar is a notebook widget, not a stream
+        from sentence_transformers.base import model_card as card
+    saved = getattr(card, "tqdm", None)
+    if saved is not None:
+        card.tqdm = functools.partial(saved, disable=True)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
+                contextlib.redirect_stderr(io.StringIO()):
+            warnings.filterwarnings("ignore", message=".*pin_memory.*")
+            yield
+    finally:
+        if saved is not None:
+            card.tqdm = saved
 
 
 @contextlib.contextmanager
