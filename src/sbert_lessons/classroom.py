@@ -383,8 +383,10 @@ class Worker:
             os.chown(scratch, SANDBOX_UID, SANDBOX_UID)
             for p in scratch.rglob("*"):
                 os.chown(p, SANDBOX_UID, SANDBOX_UID)
-            mounts = " && ".join(f"mount -t tmpfs -o size=4k,mode=0555 tmpfs {shlex.quote(str(h))}"
-                                 for h in hide if h.exists()) or "true"
+            # a path inside one hidden already has vanished: that is fine; any other failure stops the run
+            mounts = " && ".join(
+                f"{{ mount -t tmpfs -o size=4k,mode=0555 tmpfs {shlex.quote(str(h))} || [ ! -e {shlex.quote(str(h))} ]; }}"
+                for h in hide if h.exists()) or "true"
             drop = ["setpriv", f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_UID}", "--clear-groups",
                     "--no-new-privs", "--"]
             cmd = ["unshare", "--net", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc",
@@ -820,6 +822,7 @@ def grade_folder(bundle_zip: str | Path, submissions: str | Path, out: str | Pat
         secrets = hidden_sources(bundle)
         hidden_paths = [Path(bundle_zip).resolve().parent, submissions, out,
                         *[Path(h).resolve() for h in hide]]
+        _check_hidden(hidden_paths)
         for student, path in subs:
             log(f"grading {student} ...")
             r = grade_submission(path, bundle, student, limits, hidden_paths, mode, profile,
@@ -838,6 +841,18 @@ def grade_folder(bundle_zip: str | Path, submissions: str | Path, out: str | Pat
             os.environ["SBERT_LESSONS_CACHE"] = old_cache
         shutil.rmtree(private, ignore_errors=True)
     return results
+
+
+def _check_hidden(paths: list[Path]) -> None:
+    """Refuse to hide a folder the submissions need (the Python environment, the course package, data)."""
+    needed = [Path(sys.prefix).resolve(), Path(__file__).resolve().parent, Path(tempfile.gettempdir()).resolve()]
+    if os.environ.get("SBERT_LESSONS_DATA"):
+        needed.append(Path(os.environ["SBERT_LESSONS_DATA"]).resolve())
+    for h in paths:
+        for n in needed:
+            if n == h or h in n.parents:
+                raise ValueError(f"cannot hide {h} from the submissions: it holds {n}, which they need; keep the "
+                                 "grading bundle, the submissions and the output in folders of their own")
 
 
 def _safe(name: str) -> str:
@@ -917,6 +932,10 @@ def make_student_src(src: str | Path, dest: str | Path) -> dict[str, int]:
         raise ValueError("_config.yml: cannot find execute.execute_notebooks to switch off")
     cfg = cfg.replace('title: "', 'title: "Student edition: ', 1)
     (dest / "_config.yml").write_text(cfg, encoding="utf-8")
+    metrics = src / "_build" / "metrics.json"
+    if metrics.is_file():  # the figures page shows the reference run's figures
+        (dest / "_build").mkdir()
+        shutil.copy2(metrics, dest / "_build" / "metrics.json")
     counts: dict[str, int] = {}
     for nb_path in sorted((dest / "notebooks").glob("*.ipynb")):
         nb = json.loads(nb_path.read_text(encoding="utf-8"))

@@ -219,3 +219,14 @@ def test_student_src_turns_execution_off(tmp_path):
 
 def test_isolation_mode_is_known():
     assert C.isolation_mode() in ("namespaces", "rlimits-only")
+
+
+def test_hiding_a_folder_the_submissions_need_is_refused(tmp_path):
+    import sys
+    from pathlib import Path
+
+    C._check_hidden([tmp_path / "bundle"])
+    with pytest.raises(ValueError, match="cannot hide"):
+        C._check_hidden([Path(sys.prefix).parent])
+    with pytest.raises(ValueError, match="cannot hide"):
+        C._check_hidden([Path(C.__file__).resolve().parents[2]])
