@@ -32,6 +32,7 @@ import argparse
 import base64
 import csv
 import functools
+import gc
 import json
 import os
 import re
@@ -280,6 +281,16 @@ def _worker_main(nb_file: str, fd_in: int, fd_out: int) -> None:  # pragma: no c
             if isinstance(exc, SyntaxError):
                 line = exc.lineno
             err = {"ename": type(exc).__name__, "evalue": str(exc)[:500], "line": line}
+            # a failed cell must not keep its frames (and what they allocated) alive through the traceback
+            exc.__traceback__ = None
+            sys.last_traceback = sys.last_value = sys.last_type = None
+            if hasattr(sys, "last_exc"):
+                sys.last_exc = None
+            for tb_holder in (getattr(shell, "InteractiveTB", None), getattr(shell, "SyntaxTB", None)):
+                if tb_holder is not None and hasattr(tb_holder, "tb"):
+                    tb_holder.tb = None
+            exc = res = None
+            gc.collect()
         _write_frame(fd_out, {"event": "cell_done", "index": i, "error": err})
     _write_frame(fd_out, {"event": "executed"})
 

@@ -151,7 +151,7 @@ else:
 """
     _variant(ref, "many_hostile_cells", [
         "x = bytearray(64 * 2**30)",                                          # huge allocation
-        "hog = []\nwhile True:\n    hog.append(bytearray(2**28))",             # unbounded allocation
+        "def grow():\n    hog = []\n    while True:\n        hog.append(bytearray(2**28))\ngrow()",  # unbounded
         f"import os, shutil\nos.system('rm -rf {canary}')\nshutil.rmtree({str(canary)!r})",  # deletion
         "import socket\nsocket.create_connection(('pypi.org', 443), timeout=5)",  # network
         steal,                                                                # hidden tests
