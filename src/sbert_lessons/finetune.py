@@ -349,8 +349,9 @@ def train_bi_encoder(name: str, profile: Profile | str | None = None, rec: Recip
         loss = make_loss(model, rec)
         train_ds = ds
         if rec.loss == "mnrl_hard":  # negatives mined by the untuned model itself, kept beside the model
-            train_ds = _mine(ds, model, rec)
-            train_ds.to_json(str(folder / "mined.jsonl"))
+            with _quiet():
+                train_ds = _mine(ds, model, rec)
+                train_ds.to_json(str(folder / "mined.jsonl"))
         extra = {}
         if rec.loss in ("mnrl", "mnrl_hard", "cached_mnrl"):
             extra["batch_sampler"] = "no_duplicates"  # a duplicate text in a batch would be a false negative
