@@ -144,7 +144,7 @@ def chunk_text(model: Any, text: str, max_tokens: int | None = None) -> list[str
 
 
 def chunk_and_pool(model: Any, texts: Sequence[str], *, max_tokens: int | None = None,
-                   mode: str = "window", base_embeddings: Any = None,
+                   mode: str = "window", base_embeddings: Any = None, head_weight: float | None = None,
                    encode: Callable[..., np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Embed each text as the L2-normalised mean of its chunks' embeddings.
 
@@ -154,11 +154,18 @@ def chunk_and_pool(model: Any, texts: Sequence[str], *, max_tokens: int | None =
     in both modes and keeps its ordinary embedding. Ordinary embeddings come from ``base_embeddings``
     (row i for text i, e.g. the corpus embeddings already cached) when given, else they are encoded;
     every other chunk is encoded in one call of ``encode`` (default :func:`sbert_lessons.cache.encode`).
+    By default every chunk weighs the same; in window mode ``head_weight`` (between 0 and 1) gives the
+    first window that share of the vector and the tail chunks the rest, split equally.
     Returns the ``(n, dim)`` embeddings and the number of chunks of each text.
     """
     texts = _texts(texts)
     if mode not in ("window", "sentences"):
         raise ValueError(f"mode must be 'window' or 'sentences', got {mode!r}")
+    if head_weight is not None:
+        if mode != "window":
+            raise ValueError("head_weight applies to mode='window' only (the head is the model's own window)")
+        if not (isinstance(head_weight, (int, float)) and 0.0 < float(head_weight) < 1.0):
+            raise ValueError(f"head_weight must lie strictly between 0 and 1, got {head_weight!r}")
     if encode is None:
         from .cache import encode
     limit = _limit(model) if max_tokens is None else int(max_tokens)
@@ -195,7 +202,10 @@ def chunk_and_pool(model: Any, texts: Sequence[str], *, max_tokens: int | None =
         parts = [base[i]] if i in based else []
         parts += list(chunk_emb[pos:pos + len(cs)]) if cs else []
         pos += len(cs)
-        out[i] = np.mean(parts, axis=0)
+        if head_weight is not None and cs:
+            out[i] = head_weight * base[i] + (1.0 - head_weight) * np.mean(parts[1:], axis=0)
+        else:
+            out[i] = np.mean(parts, axis=0)
         n_chunks[i] = len(parts)
     norms = np.linalg.norm(out, axis=1, keepdims=True)
     return out / np.clip(norms, 1e-12, None), n_chunks

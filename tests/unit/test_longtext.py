@@ -104,6 +104,11 @@ def test_window_mode_keeps_the_models_own_window_and_chunks_the_rest():
     parts = np.vstack([base[1], m.encode(["w5 w6 w7.", "W8 w9."])])
     assert np.allclose(emb[1], parts.mean(0) / np.linalg.norm(parts.mean(0)), atol=1e-6)
     assert np.allclose(emb[0], base[0], atol=1e-6)
+    w, _ = LT.chunk_and_pool(m, texts, base_embeddings=base, head_weight=0.5,
+                             encode=lambda mod, ts: mod.encode(ts))
+    expect = 0.5 * base[1] + 0.5 * parts[1:].mean(0)
+    assert np.allclose(w[1], expect / np.linalg.norm(expect), atol=1e-6)
+    assert np.allclose(w[0], base[0], atol=1e-6)
 
 
 def test_tail_text_starts_at_a_word_boundary():
@@ -149,5 +154,9 @@ def test_bad_input():
         LT.token_lengths(object(), ["a"])
     with pytest.raises(ValueError, match="mode"):
         LT.chunk_and_pool(m, ["a"], mode="paragraphs")
+    with pytest.raises(ValueError, match="strictly between"):
+        LT.chunk_and_pool(m, ["a"], head_weight=1.0)
+    with pytest.raises(ValueError, match="window"):
+        LT.chunk_and_pool(m, ["a"], mode="sentences", head_weight=0.5)
     with pytest.raises(ValueError, match="non-empty tail"):
         LT.tail_is_ignored(m, "a b", "  ")
