@@ -249,11 +249,11 @@ def tensor_hash(model: Any) -> str:
 def set_fingerprint(model: Any, fingerprint: str) -> None:
     """Declare a readable name for ``model``'s current weights (the registry does this on load).
 
-    For a torch module the declaration is bound to the hash of the weights at this moment: while the
-    weights stay the same, :func:`model_fingerprint` returns ``fingerprint``; after any change (a
-    training step, ``param.data = ...``) it returns ``fingerprint`` plus the new weights' hash, so a
-    fine-tuned model never reuses the embeddings cached for its base. Objects without weights (stubs,
-    ONNX wrappers) just carry the name.
+    For a torch module the name is only a label: :func:`model_fingerprint` returns it together with the
+    hash of the weights as they are at each call (marked ``changed:`` after any change since the
+    declaration: a training step, ``param.data = ...``), so a fine-tuned model never reuses the
+    embeddings cached for its base, and two models declared under one name never share entries.
+    Objects without weights (stubs, ONNX wrappers) just carry the name, which must then identify them.
     """
     if not isinstance(fingerprint, str) or not fingerprint:
         raise TypeError(f"a fingerprint must be a non-empty string, got {fingerprint!r}")
@@ -264,7 +264,7 @@ def set_fingerprint(model: Any, fingerprint: str) -> None:
 
 
 def model_fingerprint(model: Any) -> str:
-    """A content hash of a model's weights (a declared name while the weights are the declared ones).
+    """A content hash of a model's weights, prefixed by its declared name if it has one.
 
     Torch modules are hashed on every call (see :func:`tensor_hash`); nothing is memoised, because no
     cheap signal (tensor identity, data pointer, autograd version counter) sees every way of changing
@@ -280,7 +280,9 @@ def model_fingerprint(model: Any) -> str:
     memo = getattr(model, "_sbert_lessons_fp_memo", None)
     if isinstance(memo, tuple) and len(memo) == 2:
         declared_at, label = memo
-        return label if declared_at == fp else f"{label}|changed:{fp}"
+        # the label names the model, the hash identifies it: two models declared under one label
+        # (a notebook re-run with another seed) must never share cache entries
+        return f"{label}|{fp}" if declared_at == fp else f"{label}|changed:{fp}"
     return fp
 
 
@@ -314,7 +316,12 @@ def tokenizer_hash(tokenizer: Any) -> str | None:
     h = hashlib.sha256(f"{type(tokenizer).__module__}.{type(tokenizer).__qualname__}".encode())
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is not None and callable(getattr(backend, "to_str", None)):
-        h.update(backend.to_str().encode("utf-8"))
+        # "truncation" and "padding" are per-call state: the library sets them on the first encode (from
+        # max_seq_length, which the key holds separately), so they would make the key depend on call order.
+        state = json.loads(backend.to_str())
+        state.pop("truncation", None)
+        state.pop("padding", None)
+        h.update(json.dumps(state, sort_keys=True, ensure_ascii=False).encode("utf-8"))
     elif callable(getattr(tokenizer, "get_vocab", None)):
         h.update(json.dumps(sorted(tokenizer.get_vocab().items()), ensure_ascii=False).encode("utf-8"))
     else:

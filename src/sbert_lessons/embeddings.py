@@ -90,7 +90,7 @@ def cosine(u: Any, v: Any) -> float:
         raise ValueError(f"cosine needs two vectors of one length, got {u.size} and {v.size}")
     with np.errstate(over="ignore", under="ignore"):
         nu, nv = np.sqrt(u @ u), np.sqrt(v @ v)
-    if not (0 < nu < np.inf and 0 < nv < np.inf):  # a zero vector, or a square sum that over/underflows
+    if not (_SAFE_LO < nu < _SAFE_HI and _SAFE_LO < nv < _SAFE_HI):  # zero, or a square sum out of range
         if not (u.any() and v.any()):
             raise ValueError("cosine is undefined for a zero vector")
         u, v = u / np.abs(u).max(), v / np.abs(v).max()  # cosine does not depend on scale
@@ -98,10 +98,15 @@ def cosine(u: Any, v: Any) -> float:
     return float((u @ v) / (nu * nv))
 
 
+#: Norms whose square sum stays a normal float64 (float32 for word vectors); outside, rows are scaled by
+#: their largest entry first, since a square sum that overflows or goes subnormal loses the direction.
+_SAFE_LO, _SAFE_HI, _SAFE_LO32 = 1e-150, 1e150, 1e-18
+
+
 def _unit_rows(m: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore", under="ignore"):
         norms = np.linalg.norm(m, axis=1, keepdims=True)
-    if not np.isfinite(norms).all() or ((norms == 0) & (m != 0).any(axis=1, keepdims=True)).any():
+    if not np.isfinite(norms).all() or ((norms < _SAFE_LO32) & (m != 0).any(axis=1, keepdims=True)).any():
         top = np.abs(m).max(axis=1, keepdims=True)  # rows whose square sum over/underflows: scale first
         m = m / np.where(top == 0, 1.0, top)
         norms = np.linalg.norm(m, axis=1, keepdims=True)
@@ -139,7 +144,7 @@ def cosine_to_all(wv: Any, query: Any) -> np.ndarray:
     q = _query_vector(wv, query)
     with np.errstate(over="ignore", under="ignore"):
         n = np.linalg.norm(q)
-    if not 0 < n < np.inf:
+    if not _SAFE_LO < n < _SAFE_HI:
         if not q.any():
             raise ValueError("the query vector is zero: cosine is undefined")
         q = q / np.abs(q).max()  # a square sum that over/underflows: scale first

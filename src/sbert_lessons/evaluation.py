@@ -65,7 +65,8 @@ def paired_cosine(u: Any, v: Any, eps: float = 1e-12) -> np.ndarray:
                              f"{int(np.flatnonzero(bad)[0])}: cosine undefined")
     with np.errstate(over="ignore", under="ignore"):
         nu, nv = np.linalg.norm(u, axis=1), np.linalg.norm(v, axis=1)
-    if not (np.isfinite(nu).all() and np.isfinite(nv).all() and (nu >= eps).all() and (nv >= eps).all()):
+    lo = max(eps, 1e-150)  # below, the square sum is subnormal and the norm inexact: rescale first
+    if not (np.isfinite(nu).all() and np.isfinite(nv).all() and (nu >= lo).all() and (nv >= lo).all()):
         u, v = _scale_rows(u), _scale_rows(v)  # overflow or underflow of the square sum
         nu, nv = np.linalg.norm(u, axis=1), np.linalg.norm(v, axis=1)
     zero = np.flatnonzero((nu < eps) | (nv < eps))

@@ -174,8 +174,8 @@ def most_similar_pair(emb: Any, chunk: int = 2048) -> tuple[int, int, float]:
         raise ValueError("a zero-length embedding has no cosine similarity")
     t32 = t.float()
     norms = t32.norm(dim=1, keepdim=True)
-    if not bool(torch.isfinite(t32).all() & torch.isfinite(norms).all() & (norms > 0).all()):
-        # finite input whose float32 square sum overflows or underflows: scale each row first
+    if not bool(torch.isfinite(t32).all() & torch.isfinite(norms).all() & (norms > 1e-18).all()):
+        # finite input whose float32 square sum overflows or goes subnormal: scale each row first
         t64 = t.double()
         t64 = t64 / t64.abs().amax(dim=1, keepdim=True)
         t32 = t64.float()

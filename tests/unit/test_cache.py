@@ -77,12 +77,15 @@ def test_declared_fingerprint_dropped_after_training_step():
 
     lin = torch.nn.Linear(3, 2)
     cache.set_fingerprint(lin, "base-model@abc")
-    assert cache.model_fingerprint(lin) == "base-model@abc"
+    assert cache.model_fingerprint(lin) == f"base-model@abc|{cache.tensor_hash(lin)}"
+    other = torch.nn.Linear(3, 2)
+    cache.set_fingerprint(other, "base-model@abc")  # one label, other weights: other fingerprint
+    assert cache.model_fingerprint(other) != cache.model_fingerprint(lin)
     opt = torch.optim.SGD(lin.parameters(), lr=0.1)
     lin(torch.ones(1, 3)).sum().backward()
     opt.step()  # in-place update: the declared hash no longer describes these weights
     fp = cache.model_fingerprint(lin)
-    assert fp != "base-model@abc" and cache.tensor_hash(lin) in fp
+    assert fp.startswith("base-model@abc|changed:") and cache.tensor_hash(lin) in fp
 
 
 def test_stub_without_weights_must_declare_fingerprint():
