@@ -14,7 +14,8 @@
   :func:`normalized_score_mix`, and :func:`rerank` with a cross-encoder.
 * **Approximate nearest neighbours** (FAISS): :func:`build_index` for ``flat`` / ``hnsw`` / ``ivf`` /
   ``ivfpq``, :func:`set_search_effort` (``efSearch`` or ``nprobe``), :func:`faiss_search`,
-  :func:`index_bytes`, :func:`recall_vs_exact`.
+  :func:`index_bytes`, :func:`recall_vs_exact`; :func:`benchmark_indexes`, :func:`sweep_effort` and
+  :func:`cheapest_at_recall` run the chapter's benchmark (and ``benchmarks/ann_benchmark.py``).
 * **Smaller vectors**: :func:`quantized_search`, the library's ``quantize_embeddings`` (int8, binary)
   with float32 rescoring of an oversampled candidate list.
 * **Beyond one process**: :func:`encode_with_pool` (the library's multi-process pool) and
@@ -36,8 +37,10 @@ __all__ = [
     "INDEX_KINDS",
     "QUANT_PRECISIONS",
     "ann_corpus_texts",
+    "benchmark_indexes",
     "bm25_search",
     "build_index",
+    "cheapest_at_recall",
     "check_embeddings",
     "encode_chunked",
     "encode_with_pool",
@@ -47,6 +50,7 @@ __all__ = [
     "index_bytes",
     "normalized_score_mix",
     "quantized_search",
+    "ranked_ids",
     "ray_available",
     "recall_vs_exact",
     "reciprocal_rank_fusion",
@@ -55,6 +59,7 @@ __all__ = [
     "scifact_query_texts",
     "scifact_sentences",
     "set_search_effort",
+    "sweep_effort",
     "topk_to_run",
 ]
 
@@ -370,7 +375,8 @@ def build_index(kind: str, vectors: Any, *, hnsw_m: int = 32, ef_construction: i
 
     ``flat``: exact. ``hnsw``: graph with ``hnsw_m`` links per node. ``ivf``: ``nlist`` k-means cells
     (default ≈ 4·√n). ``ivfpq``: the same cells, vectors compressed to ``pq_m`` codes of ``pq_bits`` bits
-    (default ``dim / 8`` sub-vectors, i.e. 8 dimensions per byte, 16x smaller than float32).
+    (default: the fewest sub-vectors, dividing ``dim``, of at most 8 dimensions each: 48 one-byte codes for
+    384 dimensions, 32x smaller than float32).
     """
     import faiss
 
@@ -391,7 +397,7 @@ def build_index(kind: str, vectors: Any, *, hnsw_m: int = 32, ef_construction: i
         if kind == "ivf":
             index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
         else:
-            pq_m = pq_m or max(1, d // 8)
+            pq_m = pq_m or next(m for m in range(max(1, d // 8), d + 1) if d % m == 0)  # <= 8 dims per code
             if d % pq_m:
                 raise ValueError(f"pq_m={pq_m} must divide the dimension {d}")
             index = faiss.IndexIVFPQ(quantizer, d, nlist, pq_m, pq_bits, faiss.METRIC_INNER_PRODUCT)
@@ -587,3 +593,79 @@ def encode_with_ray(model_dir: str, texts: Sequence[str], actors: int = 2, batch
     result = np.empty_like(emb)
     result[rows_a] = emb
     return result
+
+
+# ------------------------------------------------------------------ the ANN benchmark (chapter 7)
+#: Search effort used for the one-row-per-index table: HNSW efSearch, IVF / IVF-PQ nprobe.
+DEFAULT_EFFORT = {"hnsw": 64, "ivf": 8, "ivfpq": 8}
+#: The efSearch / nprobe values of the recall-vs-speed sweep.
+EFFORT_SWEEP = {"hnsw": (8, 16, 32, 64, 128, 256), "ivf": (1, 2, 4, 8, 16, 32, 64),
+                "ivfpq": (1, 2, 4, 8, 16, 32, 64)}
+
+
+def _median_seconds(fn: Any, repeats: int = 3) -> tuple[float, Any]:
+    fn()  # warm-up
+    times, out = [], None
+    for _ in range(repeats):
+        t = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t)
+    return float(np.median(times)), out
+
+
+def benchmark_indexes(xb: Any, xq: Any, top_k: int = 10, *, kinds: Sequence[str] = INDEX_KINDS,
+                      hnsw_m: int = 32, ef_construction: int = 80, repeats: int = 3) -> tuple[Any, dict, np.ndarray]:
+    """Build each index over ``xb`` and time ``xq`` (all queries in one batch, median of ``repeats``).
+
+    Returns ``(table, indexes, exact_ids)``: a DataFrame with build seconds, serialised MiB, queries/s,
+    recall@k against the flat index and the speed-up over it (each at :data:`DEFAULT_EFFORT`).
+    """
+    import pandas as pd
+
+    xb, xq = check_embeddings(xb, "database vectors"), check_embeddings(xq, "query vectors")
+    kinds = list(kinds)
+    if "flat" not in kinds:
+        kinds.insert(0, "flat")
+    indexes, rows, exact_ids, flat_qps = {}, [], None, None
+    for kind in kinds:
+        t = time.perf_counter()
+        indexes[kind] = build_index(kind, xb, hnsw_m=hnsw_m, ef_construction=ef_construction)
+        build_s = time.perf_counter() - t
+        effort = DEFAULT_EFFORT.get(kind)
+        if effort:
+            set_search_effort(indexes[kind], effort)
+        sec, (_, ids) = _median_seconds(lambda kind=kind: faiss_search(indexes[kind], xq, top_k), repeats)
+        if kind == "flat":
+            exact_ids, flat_qps = ids, len(xq) / sec
+        rows.append({"index": kind, "effort": effort, "build_s": build_s,
+                     "memory_mib": index_bytes(indexes[kind]) / 2**20, "qps": len(xq) / sec,
+                     "recall_at_k": recall_vs_exact(ids, exact_ids)})
+    table = pd.DataFrame(rows).set_index("index")
+    table["speedup"] = table["qps"] / flat_qps
+    return table, indexes, exact_ids
+
+
+def sweep_effort(indexes: Mapping[str, Any], xq: Any, exact_ids: Any, top_k: int = 10,
+                 efforts: Mapping[str, Sequence[int]] = EFFORT_SWEEP, repeats: int = 3) -> Any:
+    """Queries/s and recall@k of each approximate index over its ``efSearch`` / ``nprobe`` values."""
+    import pandas as pd
+
+    rows = []
+    for kind, values in efforts.items():
+        if kind not in indexes:
+            continue
+        for e in values:
+            set_search_effort(indexes[kind], e)
+            sec, (_, ids) = _median_seconds(lambda kind=kind: faiss_search(indexes[kind], xq, top_k), repeats)
+            rows.append({"index": kind, "effort": e, "qps": len(xq) / sec,
+                         "recall_at_k": recall_vs_exact(ids, exact_ids)})
+    return pd.DataFrame(rows)
+
+
+def cheapest_at_recall(sweep: Any, kind: str = "hnsw", target: float = 0.95) -> Any:
+    """The sweep row of ``kind`` with the smallest effort reaching ``target`` recall (else the best)."""
+    sub = sweep[sweep["index"] == kind].sort_values("effort")
+    if sub.empty:
+        raise ValueError(f"the sweep has no {kind!r} rows")
+    good = sub[sub["recall_at_k"] >= target]
+    return good.iloc[0] if len(good) else sub.loc[sub["recall_at_k"].idxmax()]
