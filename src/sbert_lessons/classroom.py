@@ -380,7 +380,7 @@ class Worker:
 
     def __init__(self, cells: list[tuple[int, str]], scratch: Path, limits: Limits, hide: list[Path],
                  env: dict[str, str], mode: str):
-        self.limits, self.gone = limits, None
+        self.limits, self.gone, self.cpu_s = limits, None, None
         nb_file = scratch / "cells.json"
         nb_file.write_text(json.dumps(cells), encoding="utf-8")
         to_w_r, to_w_w = os.pipe()
@@ -417,9 +417,22 @@ class Worker:
         except (OSError, ValueError):
             return []
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system, its waited-for children included) of the submission's process so far."""
+        total = 0.0
+        for pid in self._children():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+            except (OSError, ValueError, IndexError):
+                pass
+        return total
+
     def kill(self, why: str) -> None:
         if self.gone is None:
             self.gone = why
+        if self.cpu_s is None:
+            self.cpu_s = self.cpu_seconds()
         # unshare's child is the PID namespace's init (the worker itself): killing it ends every process
         # the submission started, even one that left the process group with setsid()
         for pid in self._children():
@@ -622,6 +635,7 @@ class SubmissionResult:
     cell_errors: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    cpu_seconds: float = 0.0     # the submission's process plus the grader's own work on it
 
 
 def _worker_env(scratch: Path, profile: str) -> dict[str, str]:
@@ -640,7 +654,10 @@ def _worker_env(scratch: Path, profile: str) -> dict[str, str]:
 def grade_submission(path: Path, bundle: Bundle, student: str, limits: Limits, hide: list[Path],
                      mode: str, profile: str = "smoke", seed_cache: Path | None = None) -> SubmissionResult:
     """Run one notebook in its sandbox and grade it with the bundle's tests (run here, not there)."""
+    import resource
+
     t0 = time.monotonic()
+    ru0 = resource.getrusage(resource.RUSAGE_SELF)
     test_files = [load_test_file(p) for p in bundle.test_files]
     possible = float(sum(tf.possible for tf in test_files))
     res = SubmissionResult(student=student, status="graded", score=0.0, possible=possible)
@@ -692,6 +709,9 @@ def grade_submission(path: Path, bundle: Bundle, student: str, limits: Limits, h
         shutil.rmtree(scratch, ignore_errors=True)
     res.score = float(sum(q.score for q in res.questions))
     res.seconds = time.monotonic() - t0
+    ru1 = resource.getrusage(resource.RUSAGE_SELF)
+    res.cpu_seconds = (ru1.ru_utime - ru0.ru_utime + ru1.ru_stime - ru0.ru_stime
+                       + ((worker.cpu_s or 0.0) if worker is not None else 0.0))
     return res
 
 
@@ -841,7 +861,7 @@ def grade_folder(bundle_zip: str | Path, submissions: str | Path, out: str | Pat
             r.notes.insert(0, f"graded with isolation: {mode}") if mode != "namespaces" else None
             (out / "feedback" / f"{_safe(student)}.md").write_text(
                 scrub(feedback_text(r, bundle.name), secrets), encoding="utf-8")
-            log(f"  {student}: {r.score:g}/{r.possible:g} in {r.seconds:.0f} s"
+            log(f"  {student}: {r.score:g}/{r.possible:g} in {r.seconds:.0f} s ({r.cpu_seconds:.0f} s CPU)"
                 + (f" ({r.reason})" if r.reason else ""))
             results.append(r)
         _write_csv(out / "scores.csv", results, bundle.name)
@@ -875,48 +895,54 @@ def _write_csv(path: Path, results: list[SubmissionResult], assignment: str) -> 
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["student", "assignment", "status", *qnames, "score", "possible", "percent",
-                    "cell_errors", "reason", "seconds"])
+                    "cell_errors", "reason", "seconds", "cpu_seconds"])
         for r in results:
             by = {q.name: q.score for q in r.questions}
             w.writerow([r.student, assignment, r.status, *(f"{by.get(q, 0):g}" for q in qnames),
                         f"{r.score:g}", f"{r.possible:g}",
                         f"{100 * r.score / r.possible:.1f}" if r.possible else "0.0",
-                        len(r.cell_errors), r.reason, f"{r.seconds:.1f}"])
+                        len(r.cell_errors), r.reason, f"{r.seconds:.1f}", f"{r.cpu_seconds:.1f}"])
 
 
 # ------------------------------------------------------------------------------ student edition
-_SOL_START = re.compile(r"```\{solution-start\}")
-_SOL_END = re.compile(r"```\{solution-end\}")
+_SOL_START = re.compile(r"^(?P<f>`{3,}|:{3,})\{solution-start\}.*?^(?P=f)[ \t]*(?:\n|$)", re.M | re.S)
+_SOL_END = re.compile(r"^(?P<f>`{3,}|:{3,})\{solution-end\}.*?^(?P=f)[ \t]*(?:\n|$)", re.M | re.S)
 _SOL_BLOCK = re.compile(r"(`{3,}|:{3,})\{solution\}.*?\n\1[ \t]*(\n|$)", re.S)
 
 
 def strip_solutions(nb: dict) -> tuple[dict, int]:
-    """Remove gated solutions (``solution-start`` … ``solution-end`` cells) and ``{solution}`` blocks."""
+    """Remove gated solutions (``solution-start`` … ``solution-end``, across cells or within one markdown
+    cell) and ``{solution}`` blocks; clear code outputs. Returns the notebook and how many were removed."""
     cells, inside, removed = [], False, 0
     for c in nb.get("cells", []):
         src = c.get("source", "")
         src = "".join(src) if isinstance(src, list) else src
-        if c.get("cell_type") == "markdown" and _SOL_START.search(src):
-            if inside:
-                raise ValueError("solution-start inside another solution")
-            before = src[: _SOL_START.search(src).start()]
-            inside, removed = True, removed + 1
-            if before.strip():
-                cells.append({**c, "source": before})
+        if c.get("cell_type") == "markdown":
+            kept, pos = [], 0
+            while True:
+                if inside:
+                    m, nested = _SOL_END.search(src, pos), _SOL_START.search(src, pos)
+                    if nested and (not m or nested.start() < m.start()):
+                        raise ValueError("solution-start inside another solution")
+                    if not m:
+                        break
+                    inside, pos = False, m.end()
+                else:
+                    m = _SOL_START.search(src, pos)
+                    if not m:
+                        kept.append(src[pos:])
+                        break
+                    kept.append(src[pos:m.start()])
+                    inside, pos, removed = True, m.end(), removed + 1
+            text = "".join(kept)
+            if "{solution}" in text:
+                text, k = _SOL_BLOCK.subn("", text)
+                removed += k
+            if text.strip():
+                cells.append({**c, "source": text})
             continue
         if inside:
-            if c.get("cell_type") == "markdown" and _SOL_END.search(src):
-                inside = False
-                after = src[src.find("\n", _SOL_END.search(src).end()) + 1:] if "\n" in src[
-                    _SOL_END.search(src).end():] else ""
-                after = after.lstrip("`").lstrip("\n") if after.startswith("```") else after
-                if after.strip():
-                    cells.append({**c, "source": after})
             continue
-        if c.get("cell_type") == "markdown" and "{solution}" in src:
-            src, k = _SOL_BLOCK.subn("", src)
-            removed += k
-            c = {**c, "source": src}
         if c.get("cell_type") == "code":
             c = {**c, "outputs": [], "execution_count": None}
         cells.append(c)

@@ -137,8 +137,10 @@ def test_hostile_submissions_are_contained_and_the_batch_goes_on(bundles, tmp_pa
     steal = f"""
 import glob
 stolen, errors = "", []
-for p in [{str(b["zip"])!r}, {str(ROOT / "assignments" / "source" / "A1_word_vectors.ipynb")!r},
-          *glob.glob("/tmp/sbert-bundle-*/bundle/tests/*.py"), *glob.glob("/tmp/**/tests/q1.py", recursive=True)]:
+for p in [{str(b["zip"])!r}, {str(b["reference"])!r},
+          {str(ROOT / "assignments" / "source" / "A1_word_vectors.ipynb")!r},
+          *glob.glob("/tmp/sbert-bundle-*/bundle/tests/*.py"), *glob.glob("/tmp/sbert-bundle-*/**", recursive=True),
+          *glob.glob({str(Path(b["zip"]).parent)!r} + "/**", recursive=True)]:
     try:
         stolen += open(p, "rb").read().decode("latin-1")
     except OSError as e:
@@ -204,20 +206,24 @@ else:
 
 # ------------------------------------------------------------------------------- student edition
 def _solution_lines(nb_path: Path) -> tuple[set[str], set[str]]:
-    """Distinctive lines of the gated solutions' code cells, and every line outside them."""
+    """Distinctive lines of the gated solutions (code, and prose before a ``solution-end``), and every
+    line outside them."""
     nb = json.loads(nb_path.read_text())
     inside, sol, other = False, set(), set()
     for c in nb["cells"]:
         src = "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
-        if c["cell_type"] == "markdown" and "{solution-start}" in src:
-            inside = True
+        lines = [ln.strip() for ln in src.splitlines() if ln.strip()]
+        if c["cell_type"] == "markdown" and ("{solution-start}" in src or "{solution-end}" in src):
+            for ln in lines:
+                if "{solution-end}" in ln:
+                    inside = False
+                elif "{solution-start}" in ln:
+                    inside = True
+                else:
+                    (sol if inside else other).add(ln)
             continue
-        if c["cell_type"] == "markdown" and "{solution-end}" in src:
-            inside = False
-            continue
-        lines = {ln.strip() for ln in src.splitlines() if ln.strip()}
-        (sol if inside and c["cell_type"] == "code" else other).update(lines)
-    return {ln for ln in sol - other if len(ln) >= 30 and not ln.startswith("#")}, other
+        (sol if inside else other).update(lines)
+    return {ln for ln in sol - other if len(ln) >= 30 and not ln.startswith(("#", ":", "`"))}, other
 
 
 def test_student_site_has_no_solution_text(tmp_path):

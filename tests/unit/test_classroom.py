@@ -165,7 +165,8 @@ def test_scrub_drops_lines_holding_hidden_source():
 def test_csv_columns(tmp_path):
     C._write_csv(tmp_path / "s.csv", [_result()], "A1")
     rows = (tmp_path / "s.csv").read_text().splitlines()
-    assert rows[0] == "student,assignment,status,q1,score,possible,percent,cell_errors,reason,seconds"
+    assert rows[0] == ("student,assignment,status,q1,score,possible,percent,cell_errors,reason,seconds,"
+                       "cpu_seconds")
     assert rows[1].startswith("alice,A1,graded,1,1,3,33.3,1,")
 
 
@@ -230,3 +231,21 @@ def test_hiding_a_folder_the_submissions_need_is_refused(tmp_path):
         C._check_hidden([Path(sys.prefix).parent])
     with pytest.raises(ValueError, match="cannot hide"):
         C._check_hidden([Path(C.__file__).resolve().parents[2]])
+
+
+def test_strip_end_and_next_start_in_one_cell():
+    nb = {"cells": [
+        _md("```{solution-start} a\n:class: dropdown\n```"), _code("SOL_A"),
+        _md("SOL_A_PROSE\n\n```{solution-end}\n```\n\n```{exercise}\n:label: b\nSecond.\n```\n\n"
+            "```{solution-start} b\n:class: dropdown\n```"),
+        _code("SOL_B"), _md("SOL_B_PROSE\n```{solution-end}\n```\nTail."), _code("keep = 1")]}
+    out, k = C.strip_solutions(nb)
+    text = json.dumps(out)
+    assert k == 2 and "SOL_" not in text and "solution-" not in text
+    assert "Second." in text and "Tail." in text and "keep = 1" in text
+
+
+def test_strip_refuses_nested_solutions():
+    with pytest.raises(ValueError, match="inside another"):
+        C.strip_solutions({"cells": [_md("```{solution-start} a\n```"), _md("```{solution-start} b\n```"),
+                                     _md("```{solution-end}\n```")]})
