@@ -438,6 +438,11 @@ def encode(model: Any, texts: Sequence[str], *, batch_size: int = 64, normalize:
     """
     if isinstance(texts, str):
         raise TypeError("encode() takes a list of texts, not one string: wrap it as [text]")
+    for name, flag in (("normalize", normalize), ("use_cache", use_cache)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise TypeError(f"{name} must be True or False, got {type(flag).__name__} {flag!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     texts = list(texts)
     if not texts:
         raise ValueError("encode() got an empty list of texts")

@@ -56,6 +56,23 @@ def test_encode_bad_input():
         cache.encode(m, [])
     with pytest.raises(TypeError, match="item 1"):
         cache.encode(m, ["ok", None])
+    with pytest.raises(TypeError, match="normalize"):
+        cache.encode(m, ["ok"], normalize="yes")
+    with pytest.raises(ValueError, match="batch_size"):
+        cache.encode(m, ["ok"], batch_size=0)
+
+
+def test_nan_model_output_is_refused_and_not_cached():
+    class NaNModel(CountingModel):
+        def encode(self, texts, **kw):
+            out = super().encode(texts, **kw)
+            out[1, 0] = np.nan
+            return out
+
+    m = NaNModel()
+    with pytest.raises(ValueError, match="text 1"):
+        cache.encode(m, ["a", "b", "c"])
+    assert not list((cache.cache_root() / "embeddings").rglob("*.npy"))
 
 
 def test_texts_hash_no_concatenation_collisions():

@@ -148,3 +148,26 @@ def test_glove_encoder_variants():
     avg = E.fingerprint(E.GloveEncoder(words, vecs, arch="avg"))
     assert_cache_is_fresh(avg, texts)
     assert_cache_is_fresh(avg, texts, normalize=True)
+
+
+def test_pooled_views_follow_their_model(minilm):
+    """A PooledEncoder view computed its fingerprint once and memoised pooled vectors by the texts only:
+    after the base model's weights changed, it kept answering with the old vectors."""
+    import copy
+
+    from sbert_lessons import pooling
+
+    model = copy.deepcopy(minilm)
+    view = pooling.PooledEncoder(model, modes=("mean", "cls")).view("mean")
+
+    def fresh():
+        x, mask = next(pooling.token_embeddings_batches(model, TEXTS, batch_size=len(TEXTS)))
+        return pooling.mean_pool(x, mask).numpy()
+
+    before = cache.encode(view, TEXTS)
+    np.testing.assert_allclose(before, fresh(), atol=1e-5)
+    w = model[0].auto_model.embeddings.word_embeddings.weight
+    w.data = w.data * 1.5
+    after = cache.encode(view, TEXTS)
+    np.testing.assert_allclose(after, fresh(), atol=1e-5)
+    assert not np.allclose(before, after)
