@@ -123,3 +123,65 @@ def test_unusable_cache_folder_is_named(tmp_path, monkeypatch, bad):
     monkeypatch.setenv("SBERT_LESSONS_CACHE", str(target))
     with pytest.raises(cache.CacheFolderError, match="SBERT_LESSONS_CACHE"):
         cache.cache_root()
+
+
+def _unzipper(cache_dir: str, parts: list, sha: str, delay: float, ready, start, out):
+    """Unzip the (fake) split mpnet archive, as two notebooks loading all-mpnet-base-v2 at once would."""
+    import dataclasses
+    import shutil
+
+    os.environ["SBERT_LESSONS_CACHE"] = cache_dir
+    from sbert_lessons import models as M
+
+    spec = dataclasses.replace(M.REGISTRY[M.MPNET], sha256=sha)
+    M._split_zip_parts = lambda s: [Path(p) for p in parts]
+    real_copy = shutil.copyfileobj
+
+    def slow_copy(src, dst, length=0):  # widen the window in which both processes are unzipping
+        time.sleep(delay / 4)
+        return real_copy(src, dst, length)
+
+    M.shutil.copyfileobj = slow_copy
+    ready.put(delay)
+    start.wait(60)
+    try:
+        folder = M._join_and_unzip(spec)
+        inode = folder.stat().st_ino
+        for _ in range(30):
+            assert (folder / "model.safetensors").read_bytes() == b"weights" * 1000
+            time.sleep(0.05)
+        out.put((inode, folder.stat().st_ino, None))
+    except BaseException as exc:  # noqa: BLE001 - report any failure to the parent
+        out.put((None, None, f"{type(exc).__name__}: {exc}"))
+
+
+def test_two_processes_unzip_mpnet_once(tmp_path):
+    import hashlib
+    import io
+    import zipfile
+
+    payload = b"weights" * 1000
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("m/model.safetensors", payload)
+        zf.writestr("m/config.json", "{}")
+    blob = buf.getvalue()
+    parts = []
+    for i in range(3):
+        p = tmp_path / f"m.zip.{i + 1:03d}"
+        p.write_bytes(blob[i * len(blob) // 3:(i + 1) * len(blob) // 3])
+        parts.append(str(p))
+    ctx = mp.get_context("spawn")
+    ready, start, out = ctx.Queue(), ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=_unzipper, args=(str(tmp_path / "cache"), parts, hashlib.sha256(payload).hexdigest(),
+                                                 d, ready, start, out)) for d in (0.2, 1.0)]
+    for p in procs:
+        p.start()
+    for _ in procs:
+        ready.get(timeout=120)
+    start.set()
+    results = [out.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(60)
+    assert not [r for r in results if r[2]], results
+    assert len({r[0] for r in results} | {r[1] for r in results}) == 1, f"the folder was replaced: {results}"
