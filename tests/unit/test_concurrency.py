@@ -110,11 +110,14 @@ def _hold_lock_forever(path: str) -> None:
         time.sleep(600)
 
 
-@pytest.mark.parametrize("bad", ["file", "unwritable"])
+@pytest.mark.parametrize("bad", ["file", "under_a_file", "unwritable"])
 def test_unusable_cache_folder_is_named(tmp_path, monkeypatch, bad):
     target = tmp_path / "c"
     if bad == "file":
         target.write_text("not a folder")
+    elif bad == "under_a_file":
+        (tmp_path / "f").write_text("a file")
+        target = tmp_path / "f" / "cache"
     else:
         if os.geteuid() == 0:
             pytest.skip("root can write anywhere")
