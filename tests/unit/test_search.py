@@ -184,3 +184,21 @@ def test_quantized_search(unit_vectors):
 
 def test_ray_available_is_a_bool():
     assert isinstance(search.ray_available(), bool)
+
+
+def test_benchmark_helpers(unit_vectors):
+    xq, xb = unit_vectors[:30], unit_vectors[30:]
+    table, indexes, exact_ids = search.benchmark_indexes(xb, xq, 5, kinds=("hnsw",), repeats=1)
+    assert list(table.index) == ["flat", "hnsw"]  # flat is always added: it is the reference
+    assert table.loc["flat", "recall_at_k"] == 1.0 and table.loc["flat", "speedup"] == 1.0
+    sweep = search.sweep_effort(indexes, xq, exact_ids, 5, efforts={"hnsw": (4, 64)}, repeats=1)
+    assert list(sweep["effort"]) == [4, 64]
+    pick = search.cheapest_at_recall(sweep, "hnsw", target=0.0)
+    assert pick.effort == 4  # every row reaches recall 0: the cheapest wins
+    with pytest.raises(ValueError, match="no 'ivf' rows"):
+        search.cheapest_at_recall(sweep, "ivf")
+
+
+def test_pq_default_divides_any_dimension():
+    x = _vectors(400, d=50, seed=5)
+    assert search.build_index("ivfpq", x, nlist=4).pq.M == 10  # 5 dimensions per code
