@@ -27,12 +27,16 @@ def pytest_terminal_summary(terminalreporter):
         return
     tr = terminalreporter
     tr.section("notebook times (papermill)")
-    total = 0.0
+    total = cpu = 0.0
+    tr.write_line(f"{'notebook':<32} {'wall':>9}  {'kernel CPU':>10}  {'budget':>7}  {'load':>5}  profile  status")
     for t in timings:
         total += t["seconds"]
-        tr.write_line(f"{t['notebook']:<32} {t['seconds']:>7.1f} s   budget {t['budget_s'] / 60:>3.0f} min   "
-                      f"profile {t['profile']:<5}  {t['status']}")
-    tr.write_line(f"{'total':<32} {total:>7.1f} s")
+        cpu += t.get("cpu_seconds") or 0.0
+        c = f"{t['cpu_seconds']:.1f} s" if t.get("cpu_seconds") is not None else "-"
+        load = f"{t['load']:.1f}" if t.get("load") is not None else "-"
+        tr.write_line(f"{t['notebook']:<32} {t['seconds']:>7.1f} s  {c:>10}  {t['budget_s'] / 60:>3.0f} min  "
+                      f"{load:>5}  {t['profile']:<7}  {t['status']}")
+    tr.write_line(f"{'total':<32} {total:>7.1f} s  {cpu:>8.1f} s")
     path = mod.write_timings()
     if path is not None:
         tr.write_line(f"timings written to {path}")
