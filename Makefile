@@ -94,6 +94,9 @@ book: $(STAMP)
 	$(VENV)/bin/jupyter-book build . --path-output . $(BOOK_FLAGS)
 	@test -f _build/html/index.html && echo "site: _build/html/index.html"
 
+# The student edition shows sources without outputs: no executed copies wanted (book/_ext/sbert_book.py)
+book-student: export SBERT_LESSONS_EXECUTED := off
+
 site-deps:
 	@missing=""; \
 	[ -n "$(BROWSER)" ] || missing="$$missing chromium"; \
