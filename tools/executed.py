@@ -13,7 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "book" / "_ext"))
-from sbert_book import executed_dir, run_info, stale_reason  # noqa: E402
+from sbert_book import executed_dir, run_info, stale_reason
 
 
 def status() -> list[tuple[str, str | None]]:

@@ -25,8 +25,8 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "book" / "_ext"))
 sys.path.insert(0, str(ROOT / "tests" / "notebooks"))
-from nbval_marked import KEEP, MARK, marked  # noqa: E402
-from sbert_book import code_cells, stale_reason  # noqa: E402
+from nbval_marked import KEEP, MARK, marked
+from sbert_book import code_cells, stale_reason
 
 EXECUTED = Path(os.environ.get("SBERT_LESSONS_EXECUTED") or ROOT / "_build" / "executed")
 

@@ -232,7 +232,7 @@ def _chapter_docs(app) -> dict:
 def _link(app, fromdoc, todoc, text):
     try:
         uri = app.builder.get_relative_uri(fromdoc, todoc)
-    except Exception:  # not an HTML builder
+    except (AttributeError, NotImplementedError):  # not an HTML builder
         return html.escape(text)
     return f'<a class="reference internal" href="{html.escape(uri)}">{html.escape(text)}</a>'
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _serve import serve  # noqa: E402
+from _serve import serve
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE = Path(os.environ.get("SBERT_SITE_DIR") or ROOT / "_build" / "html")

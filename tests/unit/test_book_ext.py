@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "book" / "_ext"))
-import sbert_book  # noqa: E402
+import sbert_book
 
 sys.path.pop(0)
 
