@@ -315,6 +315,8 @@ def tokenizer_hash(tokenizer: Any) -> str | None:
         return None
     h = hashlib.sha256(f"{type(tokenizer).__module__}.{type(tokenizer).__qualname__}".encode())
     backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None and callable(getattr(tokenizer, "to_str", None)):  # a bare ``tokenizers.Tokenizer``
+        backend = tokenizer
     if backend is not None and callable(getattr(backend, "to_str", None)):
         # "truncation" and "padding" are per-call state: the library sets them on the first encode (from
         # max_seq_length, which the key holds separately), so they would make the key depend on call order.

@@ -188,3 +188,16 @@ def test_structure_ignores_memory_addresses():
         pass
 
     assert cache.model_structure(Plain()) == cache.model_structure(Plain())
+
+
+def test_tokenizer_hash_reads_a_bare_tokenizers_object():
+    from tokenizers import Tokenizer, models, normalizers
+
+    def make(lower):
+        tok = Tokenizer(models.WordLevel({"a": 0, "[UNK]": 1}, unk_token="[UNK]"))
+        if lower:
+            tok.normalizer = normalizers.Lowercase()
+        return tok
+
+    assert cache.tokenizer_hash(make(True)) != cache.tokenizer_hash(make(False))
+    assert cache.tokenizer_hash(make(True)) == cache.tokenizer_hash(make(True))
