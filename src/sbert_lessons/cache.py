@@ -1,9 +1,12 @@
 """On-disk cache of embeddings and trained models (introduced in chapter 0, used by every lesson).
 
 Encoding is the cost centre on a CPU, and training even more so. Every lesson therefore encodes through
-:func:`encode`, which keys each result by the model's weights and the exact texts, and trains through
+:func:`encode`, which keys each result by everything that determines it (the weights as they are now,
+the architecture, ``truncate_dim``, prompts, tokenizer, options and the exact texts), and trains through
 :func:`cached_model`, keyed by the recipe and the data. Entries are written atomically (a temporary file
-or folder, then a rename), carry a checksum, and a corrupt entry is recomputed, never used.
+or folder, then a rename), carry a checksum, and a corrupt entry is recomputed, never used. Folders are
+installed under an inter-process lock and a finished folder is never deleted or replaced, so two
+notebooks (or a notebook and a test) sharing the cache never destroy each other's work.
 
 The folder is ``$SBERT_LESSONS_CACHE`` or ``~/.cache/sbert_lessons``.
 """
