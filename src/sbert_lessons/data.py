@@ -396,7 +396,10 @@ def attribution(name: str) -> str:
 def unique_texts(*columns: Any) -> list[str]:
     """The distinct texts of several columns, in first-seen order (encode once, look up many)."""
     seen: dict[str, None] = {}
-    for col in columns:
+    for n, col in enumerate(columns):
+        if isinstance(col, str):
+            raise TypeError(f"unique_texts takes columns (lists of texts); argument {n} is one string: "
+                            "wrap it as [text]")
         for t in col:
             seen.setdefault(t, None)
     return list(seen)
@@ -404,4 +407,7 @@ def unique_texts(*columns: Any) -> list[str]:
 
 def stsb_gold(df: pd.DataFrame) -> np.ndarray:
     """The gold STS-B scores (0-5) as floats, in row order (chapter 2 plots predictions against them)."""
+    if "score" not in getattr(df, "columns", ()):
+        raise ValueError(f"stsb_gold needs an STS-B table with a 'score' column; got columns "
+                         f"{list(getattr(df, 'columns', []))}")
     return df["score"].to_numpy(dtype=float)

@@ -32,7 +32,10 @@ def rankdata(x: Any) -> np.ndarray:
 
 def spearman(pred: Any, gold: Any) -> float:
     """Spearman's rho of two equal-length 1-D sequences (NaN-free, at least 2 items, not constant)."""
-    a, b = np.asarray(pred, dtype=float), np.asarray(gold, dtype=float)
+    try:
+        a, b = np.asarray(pred, dtype=float), np.asarray(gold, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"spearman needs two sequences of numbers (pred, gold): {exc}") from None
     if a.shape != b.shape or a.ndim != 1:
         raise ValueError(f"spearman needs two 1-D arrays of one length, got {a.shape} and {b.shape}")
     if len(a) < 2:

@@ -142,12 +142,12 @@ def extrapolate_linear(n_measured: int, t_measured: float, n_target: int) -> flo
     return _check_seconds(t_measured) * n_target / n_measured
 
 
-def _check_seconds(t: Any) -> float:
+def _check_seconds(t: Any, name: str = "t_measured") -> float:
     if isinstance(t, bool) or not isinstance(t, (int, float, np.floating, np.integer)):
-        raise TypeError(f"t_measured must be a number of seconds, got {type(t).__name__}")
+        raise TypeError(f"{name} must be a number of seconds, got {type(t).__name__}")
     t = float(t)
     if not math.isfinite(t) or t <= 0:
-        raise ValueError(f"t_measured must be a positive finite number of seconds, got {t}")
+        raise ValueError(f"{name} must be a positive finite number of seconds, got {t}")
     return t
 
 
@@ -161,6 +161,10 @@ def most_similar_pair(emb: Any, chunk: int = 2048) -> tuple[int, int, float]:
     import torch
 
     chunk = _check_int("chunk", chunk, 1)
+    if not isinstance(emb, torch.Tensor):
+        arr = np.asarray(emb)
+        if arr.dtype.kind not in "iuf":
+            raise TypeError(f"most_similar_pair needs a numeric (n, d) matrix, got dtype {arr.dtype}")
     t = torch.as_tensor(emb)
     if t.ndim != 2 or t.shape[0] < 2 or t.shape[1] < 1:
         raise ValueError(f"most_similar_pair needs an (n >= 2, d >= 1) matrix, got shape {tuple(t.shape)}")
@@ -212,7 +216,7 @@ def cross_encoder_pair_search(cross_encoder: Any, texts: Sequence[str], batch_si
 
 def format_duration(seconds: float) -> str:
     """Human-readable duration: '4.2 s', '3.1 min', '65.0 h', '2.3 days'."""
-    s = _check_seconds(seconds) if seconds != 0 else 0.0
+    s = _check_seconds(seconds, "seconds") if seconds != 0 else 0.0
     if s < 120:
         return f"{s:.3g} s" if s < 10 else f"{s:.1f} s"
     if s < 7200:

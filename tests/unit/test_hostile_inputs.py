@@ -229,3 +229,16 @@ def test_devices_that_do_not_exist_here(monkeypatch):
     assert profile.get_device(torch.device("cpu")) == "cpu"
     with pytest.raises(profile.ProfileError, match="seed"):
         profile.setup("smoke", seed=True, quiet=False)
+
+
+def test_more_wrong_types_are_named():
+    with pytest.raises(TypeError, match="spearman needs two sequences of numbers"):
+        evaluation.spearman(["a", "b"], [1, 2])
+    with pytest.raises(TypeError, match="numeric"):
+        timing.most_similar_pair([["a"], ["b"]])
+    with pytest.raises(TypeError, match="seconds"):
+        timing.format_duration("3")
+    with pytest.raises(TypeError, match="one string"):
+        data.unique_texts("a sentence")
+    with pytest.raises(ValueError, match="'score' column"):
+        data.stsb_gold(data.pd.DataFrame({"x": [1]}))
