@@ -255,8 +255,8 @@ def _worker_main(nb_file: str, fd_in: int, fd_out: int) -> None:  # pragma: no c
     os.dup2(log, 2)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
-    sys.stdout = open(1, "w", buffering=1, closefd=False)
-    sys.stderr = open(2, "w", buffering=1, closefd=False)
+    sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115 - for the process's lifetime
+    sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
     import traceback
 
     from IPython.core.interactiveshell import InteractiveShell
@@ -355,24 +355,34 @@ def isolation_mode() -> str:
 SANDBOX_UID = 65534  # nobody
 
 
-def _set_limits(limits: Limits) -> None:  # pragma: no cover - runs in the child before exec
+def _limits_fn(limits: Limits):
+    """The function the child runs between fork and exec: resource limits and a death signal.
+
+    Only system calls through modules imported here, before the fork (no imports, no locks in the
+    child), because the grader may have threads (torch) when it starts a submission.
+    """
+    import ctypes
     import resource
 
-    os.setsid()
-    try:  # if the grader dies, so does the submission (and, via unshare --kill-child, all it started)
-        import ctypes
-
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    try:
+        prctl = ctypes.CDLL(None).prctl
     except (OSError, AttributeError):
-        pass
+        prctl = None
     cpu = int(limits.wall_s * 2 + 60)
-    for lim, val in ((resource.RLIMIT_AS, limits.memory_bytes), (resource.RLIMIT_CPU, cpu),
-                     (resource.RLIMIT_FSIZE, limits.file_bytes), (resource.RLIMIT_CORE, 0),
-                     (resource.RLIMIT_NPROC, limits.nproc)):
-        try:
-            resource.setrlimit(lim, (val, val))
-        except (ValueError, OSError):
-            pass
+    plan = ((resource.RLIMIT_AS, limits.memory_bytes), (resource.RLIMIT_CPU, cpu),
+            (resource.RLIMIT_FSIZE, limits.file_bytes), (resource.RLIMIT_CORE, 0),
+            (resource.RLIMIT_NPROC, limits.nproc))
+
+    def apply() -> None:  # pragma: no cover - runs in the child before exec
+        if prctl is not None:  # if the grader dies, so does the submission
+            prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        for lim, val in plan:
+            try:
+                resource.setrlimit(lim, (val, val))
+            except (ValueError, OSError):
+                pass
+
+    return apply
 
 
 class Worker:
@@ -386,10 +396,9 @@ class Worker:
         to_w_r, to_w_w = os.pipe()
         from_w_r, from_w_w = os.pipe()
         self._w, self._r = to_w_w, from_w_r
-        py = [sys.executable, "-c",
-              "import sys; from sbert_lessons.classroom import _worker_main; "
-              "_worker_main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))",
-              nb_file.name, str(to_w_r), str(from_w_w)]
+        code = ("import sys; from sbert_lessons.classroom import _worker_main; "
+                "_worker_main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))")
+        py = [sys.executable, "-c", code, nb_file.name, str(to_w_r), str(from_w_w)]
         if mode == "namespaces":
             os.chown(scratch, SANDBOX_UID, SANDBOX_UID)
             for p in scratch.rglob("*"):
@@ -406,8 +415,8 @@ class Worker:
             cmd = py
         self.proc = subprocess.Popen(cmd, cwd=scratch, env=env, pass_fds=(to_w_r, from_w_w),
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL,
-                                     preexec_fn=lambda: _set_limits(limits))
+                                     stderr=subprocess.DEVNULL, start_new_session=True,
+                                     preexec_fn=_limits_fn(limits))  # noqa: PLW1509 - syscalls only
         os.close(to_w_r)
         os.close(from_w_w)
 
@@ -792,8 +801,8 @@ def feedback_text(res: SubmissionResult, assignment: str) -> str:
                     out += ["", "  ```", *("  " + ln for ln in str(c["message"])[:2000].splitlines()),
                             "  ```", ""]
         out.append("")
-    out += ["Hidden tests are not shown; the public ones are the checks in your notebook "
-            "(`grader.check`).", ""]
+    out += [("Hidden tests are not shown; the public ones are the checks in your notebook "
+             "(`grader.check`)."), ""]
     return "\n".join(out)
 
 
@@ -905,9 +914,9 @@ def _write_csv(path: Path, results: list[SubmissionResult], assignment: str) -> 
 
 
 # ------------------------------------------------------------------------------ student edition
-_SOL_START = re.compile(r"^(?P<f>`{3,}|:{3,})\{solution-start\}.*?^(?P=f)[ \t]*(?:\n|$)", re.M | re.S)
-_SOL_END = re.compile(r"^(?P<f>`{3,}|:{3,})\{solution-end\}.*?^(?P=f)[ \t]*(?:\n|$)", re.M | re.S)
-_SOL_BLOCK = re.compile(r"(`{3,}|:{3,})\{solution\}.*?\n\1[ \t]*(\n|$)", re.S)
+_SOL_START = re.compile(r"^(?P<f>`{3,}|:{3,})\{solution-start\}.*?^(?P=f)[ \t]*(?:\n|$)", re.MULTILINE | re.DOTALL)
+_SOL_END = re.compile(r"^(?P<f>`{3,}|:{3,})\{solution-end\}.*?^(?P=f)[ \t]*(?:\n|$)", re.MULTILINE | re.DOTALL)
+_SOL_BLOCK = re.compile(r"(`{3,}|:{3,})\{solution\}.*?\n\1[ \t]*(\n|$)", re.DOTALL)
 
 
 def strip_solutions(nb: dict) -> tuple[dict, int]:
@@ -990,7 +999,7 @@ def make_student_src(src: str | Path, dest: str | Path) -> dict[str, int]:
 
 # ------------------------------------------------------------------------------------------ CLI
 def _parse_bytes(s: str) -> int:
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)([KMGT]?)i?B?", s.strip(), re.I)
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)([KMGT]?)i?B?", s.strip(), re.IGNORECASE)
     if not m:
         raise argparse.ArgumentTypeError(f"not a size: {s!r} (e.g. 6G)")
     return int(float(m.group(1)) * {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30,

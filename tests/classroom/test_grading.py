@@ -98,7 +98,8 @@ def test_reference_full_marks_untouched_zero(short, bundles, tmp_path):
     t0 = time.monotonic()
     subprocess.run(cmd, check=True, cwd=ROOT, env=_env(), capture_output=True)
     wall = time.monotonic() - t0
-    rows = {r["student"]: r for r in csv.DictReader(open(out / "scores.csv"))}
+    with open(out / "scores.csv") as f:
+        rows = {r["student"]: r for r in csv.DictReader(f)}
     ref, blank = rows["reference"], rows["untouched"]
     assert float(ref["score"]) == float(ref["possible"]) > 0, (out / "feedback" / "reference.md").read_text()
     assert ref["reason"] == "" and ref["cell_errors"] == "0"
@@ -189,13 +190,14 @@ else:
     crash = results["crash"]
     assert crash.score == 0 and "signal" in crash.reason
     assert results["fork_and_leave"].score == full
-    assert subprocess.run(["pgrep", "-f", "sleep 9999"], capture_output=True).returncode == 1, \
+    assert subprocess.run(["pgrep", "-f", "sleep 9999"], check=False, capture_output=True).returncode == 1, \
         "a process left behind by a submission outlived it"
     assert results["patches_the_checks"].score < full  # its patches live in its own process only
     bad = results["not_json"]
     assert bad.status == "not graded" and "not valid JSON" in bad.reason and bad.score == 0
 
-    rows = list(csv.DictReader(open(out / "scores.csv")))
+    with open(out / "scores.csv") as f:
+        rows = list(csv.DictReader(f))
     assert {r["student"] for r in rows} == set(results)
     fb = {p.stem: p.read_text() for p in (out / "feedback").glob("*.md")}
     assert "longer than the 60 s limit per cell" in fb["endless_loop"]
