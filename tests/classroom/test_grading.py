@@ -1,7 +1,8 @@
 """End-to-end classroom kit (slow stage, `make test-classroom`): otter assign, grading in the sandbox,
 hostile submissions, feedback without hidden tests, and the student edition of the book.
 
-Needs root (the sandbox uses network/mount/PID namespaces and an unprivileged user) and the data mirror.
+The grading tests need root (the sandbox uses network/mount/PID namespaces and an unprivileged user) and
+the data mirror; the student-site test needs neither.
 Timings of the reference solutions are printed and written to ``_build/classroom_timings.json``.
 """
 
@@ -27,8 +28,8 @@ PY = sys.executable
 OTTER = str(Path(sys.executable).with_name("otter"))
 ASSIGNMENTS = {"A1": "A1_word_vectors", "A2": "A2_pooling_losses", "A3": "A3_search"}
 
-pytestmark = pytest.mark.skipif(C.isolation_mode() != "namespaces",
-                                reason="the grading sandbox needs root with unshare and setpriv")
+needs_sandbox = pytest.mark.skipif(C.isolation_mode() != "namespaces",
+                                   reason="the grading sandbox needs root with unshare and setpriv")
 
 
 def _env():
@@ -84,6 +85,7 @@ def _assert_no_hidden_text(feedback_dir: Path, markers: list[str]):
 
 
 @pytest.mark.parametrize("short", list(ASSIGNMENTS))
+@needs_sandbox
 def test_reference_full_marks_untouched_zero(short, bundles, tmp_path):
     b = bundles[short]
     subs = tmp_path / "subs"
@@ -126,6 +128,7 @@ def _variant(ref: dict, name: str, cells: list[str], folder: Path, at: int = 3) 
     (folder / f"{name}.ipynb").write_text(json.dumps(nb))
 
 
+@needs_sandbox
 def test_hostile_submissions_are_contained_and_the_batch_goes_on(bundles, tmp_path):
     b = bundles["A1"]
     subs = tmp_path / "subs"
