@@ -48,14 +48,23 @@ def size_on_disk_mb(*paths: str | os.PathLike) -> float:
     return total / 1e6
 
 
+_PEAK = ("\nimport json\nhwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')]\n"
+         "print(json.dumps(int(hwm[0].split()[1]) if hwm else None))")
+
+
 def _run_rss(code: str, timeout: int) -> float:
-    script = code + "\nimport resource, json\nprint(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))"
+    # VmHWM, the peak resident set of this process image. Not getrusage's ru_maxrss: that survives
+    # execve, so a child started from a large parent (a notebook kernel) would report the parent's peak.
+    script = code + _PEAK
     env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "2"))
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=timeout,
                          env=env, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"the measuring process failed:\n{out.stderr[-2000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1]) / 1024.0  # ru_maxrss is in KiB on Linux
+    kib = json.loads(out.stdout.strip().splitlines()[-1])
+    if kib is None:
+        raise RuntimeError("peak memory is measured from /proc/self/status (Linux only)")
+    return kib / 1024.0
 
 
 def peak_memory_mb(hub_id: str, kind: str, texts: list[str], batch_size: int = 32,

@@ -66,3 +66,12 @@ def test_bad_input():
 def test_peak_memory_failure_is_reported():
     with pytest.raises(RuntimeError, match="measuring process failed"):
         CH.peak_memory_mb("no/such-model", "onnx", ["a"], timeout=300)
+
+
+def test_peak_memory_is_not_inherited_from_a_large_parent():
+    ballast = bytearray(400 * 1024 * 1024)  # a parent far larger than the measured child
+    ballast[::4096] = b"x" * len(ballast[::4096])
+    peak = CH._run_rss("x = bytearray(50 * 1024 * 1024); x[::4096] = b'y' * len(x[::4096])", timeout=300)
+    base = CH._run_rss("pass", timeout=300)
+    assert 40 < peak - base < 120 and peak < 300
+    del ballast
