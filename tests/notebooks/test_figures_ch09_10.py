@@ -130,7 +130,7 @@ def test_truncation_and_chunking(metrics):
     band(metrics, "ch10.truncation.share_over_limit", (0.4, 0.95))
     band(metrics, "ch10.truncation.share_over_window", (0.8, 1.0), (0.4, 0.95))
     t = band(metrics, "ch10.chunking.scifact_ndcg10.truncated", (0.35, 0.95), (0.30, 0.80))
-    c = band(metrics, "ch10.chunking.scifact_ndcg10.chunk_and_pool", (0.35, 0.95), (0.30, 0.80))
+    c = band(metrics, "ch10.chunking.scifact_ndcg10.chunk_and_pool", (0.35, 1.0), (0.30, 0.85))
     assert value(metrics, "ch10.chunking.scifact_ndcg10.gain") == pytest.approx(c - t, abs=1e-9)
     # the truncated run is the table's MiniLM run (same window, same cache entries)
     assert t == pytest.approx(value(metrics, "ch10.compare.minilm.scifact_ndcg10"), abs=1e-6)
