@@ -67,10 +67,15 @@ def test_matryoshka_truncation(metrics):
         for variant in ("shipped", "cosent", "matryoshka"):
             assert 50 < value(metrics, f"ch06.matryoshka.{dim}.{variant}") < 92, (dim, variant)
     assert value(metrics, "ch06.matryoshka.384.shipped") == pytest.approx(82.03, abs=0.1)
-    # truncating the untuned model costs points; the Matryoshka model loses less
+    # truncating the untuned model costs points; with the full recipe the Matryoshka model loses less
+    # (smoke trains it on 256 pairs, 16 steps: too little to reorder the coordinates, so no direction there)
     shipped_drop = value(metrics, "ch06.matryoshka.drop_384_to_64.shipped")
     assert shipped_drop > 1.0
-    assert value(metrics, "ch06.matryoshka.drop_384_to_64.matryoshka") < shipped_drop
+    mat_drop = entry(metrics, "ch06.matryoshka.drop_384_to_64.matryoshka")
+    if mat_drop["profile"] == "full":
+        assert mat_drop["value"] < shipped_drop
+    else:
+        assert -2.0 < mat_drop["value"] < shipped_drop + 2.0
 
 
 def test_transfer_table(metrics):
