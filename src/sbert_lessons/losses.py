@@ -128,7 +128,8 @@ def triplet_loss(anchor: torch.Tensor, positive: torch.Tensor, negative: torch.T
                  margin: float = 5.0, squared: bool = False) -> torch.Tensor:
     """``mean(max(d(a, p) - d(a, n) + margin, 0))`` with Euclidean ``d``.
 
-    ``squared=True`` uses squared distances, the formula of seed tutorial 002 and FaceNet; the
+    ``squared=True`` uses squared distances, the formula of FaceNet and of A. Sen's tutorial "SBERT: How to
+    Use Sentence Embeddings to Solve Real-World Problems" (bibliography key ``senSbertRealWorld``); the
     library's ``TripletLoss`` (and Hermans et al.) use plain distances, ``squared=False``.
     """
     _check_embeddings(anchor, positive, negative, names=("anchor", "positive", "negative"))
