@@ -151,30 +151,25 @@ def ndcg_at_k_per_query(run: Any, qrels: Any, k: int = 10) -> dict[str, float]:
     return out
 
 
-def recall_at_k_per_query(run: Any, qrels: Any, k: int = 100) -> dict[str, float]:
-    """Recall@k for every judged query: the share of its relevant documents found in the top k."""
+def _judged_tops(run: Any, qrels: Any, k: int):
+    """(query id, its relevant documents, the run's top k) for every query with a relevant document."""
     _retrieval_inputs(run, qrels, k)
-    out = {}
     for qid, rels in qrels.items():
         relevant = {d for d, r in rels.items() if r > 0}
-        if not relevant:
-            continue
-        top = ranked_docs(run.get(qid, {}))[:k]
-        out[qid] = len(relevant.intersection(top)) / len(relevant)
-    return out
+        if relevant:
+            yield qid, relevant, ranked_docs(run.get(qid, {}))[:k]
+
+
+def recall_at_k_per_query(run: Any, qrels: Any, k: int = 100) -> dict[str, float]:
+    """Recall@k for every judged query: the share of its relevant documents found in the top k."""
+    return {qid: len(relevant.intersection(top)) / len(relevant)
+            for qid, relevant, top in _judged_tops(run, qrels, k)}
 
 
 def mrr_at_k_per_query(run: Any, qrels: Any, k: int = 10) -> dict[str, float]:
     """Reciprocal rank of the first relevant document within the top k (0 when none is there)."""
-    _retrieval_inputs(run, qrels, k)
-    out = {}
-    for qid, rels in qrels.items():
-        relevant = {d for d, r in rels.items() if r > 0}
-        if not relevant:
-            continue
-        top = ranked_docs(run.get(qid, {}))[:k]
-        out[qid] = next((1.0 / (i + 1) for i, d in enumerate(top) if d in relevant), 0.0)
-    return out
+    return {qid: next((1.0 / (i + 1) for i, d in enumerate(top) if d in relevant), 0.0)
+            for qid, relevant, top in _judged_tops(run, qrels, k)}
 
 
 def _mean(per_query: dict[str, float], what: str) -> float:

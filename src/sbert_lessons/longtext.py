@@ -101,14 +101,20 @@ def tail_is_ignored(model: Any, text: str, tail: str) -> dict[str, Any]:
 
 def _split_words(sentence: str, budget: int, count: Callable[[list[str]], list[int]]) -> list[str]:
     words = sentence.split()
-    sizes = count(words)
+    # a single word longer than the budget stays whole: the model truncates it
+    return _pack(words, count(words), budget)
+
+
+def _pack(pieces: list[str], sizes: list[int], budget: int) -> list[str]:
+    """Join consecutive pieces greedily into strings of at most ``budget`` tokens (a piece over the
+    budget on its own stays one string)."""
     out, cur, used = [], [], 0
-    for w, s in zip(words, sizes):
-        if cur and used + s > budget:
+    for p, n in zip(pieces, sizes):
+        if cur and used + n > budget:
             out.append(" ".join(cur))
             cur, used = [], 0
-        cur.append(w)
-        used += s  # a single word longer than the budget stays whole: the model truncates it
+        cur.append(p)
+        used += n
     if cur:
         out.append(" ".join(cur))
     return out
@@ -130,17 +136,7 @@ def chunk_text(model: Any, text: str, max_tokens: int | None = None) -> list[str
     pieces: list[str] = []
     for s, n in zip(sentences, count(sentences)):
         pieces += [s] if n <= budget else _split_words(s, budget, count)
-    sizes = count(pieces)
-    chunks, cur, used = [], [], 0
-    for p, n in zip(pieces, sizes):
-        if cur and used + n > budget:
-            chunks.append(" ".join(cur))
-            cur, used = [], 0
-        cur.append(p)
-        used += n
-    if cur:
-        chunks.append(" ".join(cur))
-    return chunks
+    return _pack(pieces, count(pieces), budget)
 
 
 def chunk_and_pool(model: Any, texts: Sequence[str], *, max_tokens: int | None = None,
