@@ -42,7 +42,9 @@ def test_cross_encoder_trainer(metrics):
     e = entry(metrics, "ch06.stsb_test.cross_encoder_trainer")
     loop = value(metrics, "ch06.stsb_test.cross_encoder_loop")
     if e["profile"] == "smoke":
-        assert 20 < e["value"] < 90 and 20 < loop < 90
+        # 192 pairs, one epoch, a random head: measured 17.9 (trainer) and 18.0 (loop) on a 2-core CPU;
+        # the band catches a broken run (near 0 or NaN) and an accidental switch to chapter 3's larger slice
+        assert 10 < e["value"] < 40 and 10 < loop < 40
         assert value(metrics, "ch06.cross_encoder.abs_diff") <= 6.0
     else:
         assert e["value"] > 80 and loop > 80
