@@ -577,13 +577,20 @@ def encode_with_ray(model_dir: str, texts: Sequence[str], actors: int = 2, batch
     texts = list(texts)
     if not texts:
         raise ValueError("encode_with_ray got no texts")
+    import logging
+
+    # Ray's start-up notices and Ray Data's per-run INFO lines (which name its log folder) go to stderr;
+    # a lesson page shows results, not those. Errors still get through.
+    for name in ("ray", "ray.data"):
+        logging.getLogger(name).setLevel(logging.ERROR)
     if not ray.is_initialized():
         ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
-                 configure_logging=False)
+                 configure_logging=False, logging_level=logging.ERROR)
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
     ds = ray.data.from_items([{"row": i, "text": t} for i, t in enumerate(texts)])
-    out = ds.map_batches(_RayEncoder, fn_constructor_kwargs={"model_dir": str(model_dir)}, concurrency=actors,
+    out = ds.map_batches(_RayEncoder, fn_constructor_kwargs={"model_dir": str(model_dir)},
+                         compute=ray.data.ActorPoolStrategy(size=actors),
                          batch_size=batch_size, batch_format="numpy", num_cpus=1)
     rows, embs = [], []
     for batch in out.iter_batches(batch_size=None, batch_format="numpy"):
