@@ -31,7 +31,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-TIMEOUT_S = 1800  # per cell; a lesson that trains can take minutes on a CPU
+# Per cell. Smoke: 30 minutes (a lesson that trains can take minutes on a CPU). Full: 4 hours, because on a
+# CPU one full cell can take longer than 30 minutes (all-mpnet-base-v2 encoding all 5,183 SciFact abstracts,
+# or SimCSE over the whole corpus); the time guard does not apply to the full profile either.
+TIMEOUT_S = {"smoke": 1800, "full": 4 * 3600}
 
 # Lessons that train or benchmark get 8 minutes; every other lesson 3 (smoke profile, cold caches).
 TRAINS_OR_BENCHMARKS = {"03", "05", "06", "07", "08", "10"}
@@ -126,7 +129,7 @@ def test_notebook_executes(path):
     try:
         pm.execute_notebook(str(path), str(partial), parameters={"profile": profile}, cwd=str(path.parent),
                             kernel_name="python3", progress_bar=False, log_output=False,
-                            execution_timeout=TIMEOUT_S)
+                            execution_timeout=TIMEOUT_S[profile])
     except pm.PapermillExecutionError as err:
         seconds = time.perf_counter() - t0
         TIMINGS.append({"notebook": path.stem, "seconds": round(seconds, 1), "budget_s": budget_s,
@@ -149,8 +152,9 @@ def test_notebook_executes(path):
     verdict = check_time(path.name, seconds, budget_s, profile, factor)
     TIMINGS.append({"notebook": path.stem, "seconds": run["seconds"], "cpu_seconds": run["cpu_seconds"],
                     "budget_s": budget_s, "profile": profile, "device": run["device"],
-                    "load": run["load_avg_1min"], "status": ("over 2x budget" if verdict else
-                                                              "over budget" if seconds > budget_s else "ok")})
+                    "load": run["load_avg_1min"], "status": ("over 2x budget" if verdict else  # budgets are smoke's
+                                                              "over budget" if profile == "smoke" and seconds > budget_s
+                                                              else "ok")})
     print(f"{path.name}: executed in {seconds:.1f} s, kernel CPU {cpu:.1f} s (profile {profile}, "
           f"budget {budget_s / 60:.0f} min)")
     if verdict:

@@ -2,7 +2,8 @@
 
 Smoke bands come from runs on a 2-core CPU (CLINC150: 3,000 sampled training utterances; Banking77: 3,000
 questions; SciFact: chapter 7's 1,000-document collection). The full profile clusters whole training
-splits, so its bands are wider where more data can move a score.
+splits (CLINC150: 15,000 utterances; Banking77: 10,003), and its bands are centred on the full run made on a
+2-core CPU (book/runtimes.json); a GPU run may differ in the last digits of k-means and t-SNE.
 """
 
 import pytest
@@ -22,18 +23,18 @@ def test_six_sentence_demo_matches_the_tutorials_split(metrics):
 
 
 @pytest.mark.parametrize("key,smoke,full", [
-    ("ch09.clinc.domain.ari_kmeans.minilm", (0.28, 0.48), (0.25, 0.60)),
-    ("ch09.clinc.domain.ari_agglo.minilm", (0.25, 0.45), (0.20, 0.60)),
-    ("ch09.clinc.domain.nmi_kmeans.minilm", (0.46, 0.62), (0.40, 0.70)),
-    ("ch09.clinc.domain.nmi_agglo.minilm", (0.47, 0.63), (0.40, 0.70)),
-    ("ch09.clinc.intent.ari_kmeans.minilm", (0.60, 0.78), (0.55, 0.85)),
-    ("ch09.clinc.intent.ari_agglo.minilm", (0.55, 0.75), (0.50, 0.85)),
-    ("ch09.clinc.intent.nmi_kmeans.minilm", (0.86, 0.94), (0.82, 0.96)),
-    ("ch09.clinc.intent.nmi_agglo.minilm", (0.85, 0.93), (0.82, 0.96)),
-    ("ch09.clinc.domain.ari_kmeans.glove", (0.10, 0.27), (0.05, 0.35)),
-    ("ch09.clinc.domain.ari_agglo.glove", (0.17, 0.35), (0.05, 0.40)),
-    ("ch09.clinc.intent.ari_kmeans.glove", (0.22, 0.40), (0.15, 0.50)),
-    ("ch09.clinc.intent.ari_agglo.glove", (0.24, 0.42), (0.15, 0.50)),
+    ("ch09.clinc.domain.ari_kmeans.minilm", (0.28, 0.48), (0.29, 0.42)),
+    ("ch09.clinc.domain.ari_agglo.minilm", (0.25, 0.45), (0.35, 0.47)),
+    ("ch09.clinc.domain.nmi_kmeans.minilm", (0.46, 0.62), (0.46, 0.57)),
+    ("ch09.clinc.domain.nmi_agglo.minilm", (0.47, 0.63), (0.55, 0.66)),
+    ("ch09.clinc.intent.ari_kmeans.minilm", (0.60, 0.78), (0.67, 0.78)),
+    ("ch09.clinc.intent.ari_agglo.minilm", (0.55, 0.75), (0.61, 0.72)),
+    ("ch09.clinc.intent.nmi_kmeans.minilm", (0.86, 0.94), (0.88, 0.93)),
+    ("ch09.clinc.intent.nmi_agglo.minilm", (0.85, 0.93), (0.85, 0.91)),
+    ("ch09.clinc.domain.ari_kmeans.glove", (0.10, 0.27), (0.11, 0.22)),
+    ("ch09.clinc.domain.ari_agglo.glove", (0.17, 0.35), (0.19, 0.30)),
+    ("ch09.clinc.intent.ari_kmeans.glove", (0.22, 0.40), (0.26, 0.37)),
+    ("ch09.clinc.intent.ari_agglo.glove", (0.24, 0.42), (0.29, 0.40)),
 ])
 def test_clinc_clustering_scores(metrics, key, smoke, full):
     band(metrics, key, smoke, full)
@@ -53,6 +54,10 @@ def test_mpnet_row_in_the_full_profile(metrics):
     if entry(metrics, "ch09.clinc.intent.ari_kmeans.minilm")["profile"] != "full":
         pytest.skip("all-mpnet-base-v2 is clustered in the full profile only")
     assert value(metrics, "ch09.clinc.intent.ari_kmeans.mpnet") > value(metrics, "ch09.clinc.intent.ari_kmeans.glove")
+    # full profile on a 2-core CPU: mpnet minus MiniLM, mean ARI over k-means and Ward: +0.077 on intents,
+    # -0.015 on domains (the lesson states only that intents gain, and more than domains)
+    intent = band(metrics, "ch09.clinc.intent.ari_gain.mpnet_over_minilm", (0.0, 0.0), (0.03, 0.15))
+    assert intent > band(metrics, "ch09.clinc.domain.ari_gain.mpnet_over_minilm", (0.0, 0.0), (-0.08, 0.08))
 
 
 def test_silhouette_prefers_the_intent_granularity(metrics):
@@ -62,13 +67,13 @@ def test_silhouette_prefers_the_intent_granularity(metrics):
 
 
 def test_tsne_map_keeps_neighbourhoods(metrics):
-    band(metrics, "ch09.clinc.tsne.trustworthiness", (0.95, 1.0), (0.93, 1.0))
+    band(metrics, "ch09.clinc.tsne.trustworthiness", (0.95, 1.0), (0.98, 1.0))
 
 
 def test_community_detection_on_banking77(metrics):
-    precision = band(metrics, "ch09.banking77.community.precision", (0.74, 0.88), (0.65, 0.92))
-    band(metrics, "ch09.banking77.community.coverage", (0.38, 0.54), (0.30, 0.80))
-    band(metrics, "ch09.banking77.community.n_groups", (50, 90), (40, 250))
+    precision = band(metrics, "ch09.banking77.community.precision", (0.74, 0.88), (0.77, 0.87))
+    band(metrics, "ch09.banking77.community.coverage", (0.38, 0.54), (0.66, 0.78))
+    band(metrics, "ch09.banking77.community.n_groups", (50, 90), (200, 280))
     shuffled = value(metrics, "ch09.banking77.community.precision_shuffled")
     assert shuffled < 0.2 and precision > 3 * shuffled
 
