@@ -32,8 +32,11 @@ def test_untuned_model_and_the_gap(metrics):
 def test_supervised_adaptation_helps(metrics):
     before = value(metrics, "ch08.scifact.ndcg10.before")
     mnrl = entry(metrics, "ch08.scifact.ndcg10.mnrl")
-    # smoke measured +0.0156 (256 pairs, 64 tokens); full must improve too (the issue's bar; not yet run here)
-    assert mnrl["value"] > before + (0.005 if mnrl["profile"] == "smoke" else 0.0)
+    # smoke measured +0.0156 (256 pairs, 64 tokens); full, on a 2-core CPU: 0.6451 -> 0.6799 (+0.0348)
+    if mnrl["profile"] == "smoke":
+        assert mnrl["value"] > before + 0.005
+    else:
+        assert mnrl["value"] == pytest.approx(0.6799, abs=0.015) and mnrl["value"] > before + 0.02
     assert value(metrics, "ch08.scifact.gain.mnrl") == pytest.approx(mnrl["value"] - before, abs=1e-12)
     hard = value(metrics, "ch08.scifact.ndcg10.mnrl_hard")
     assert value(metrics, "ch08.scifact.hard_minus_mnrl") == pytest.approx(hard - mnrl["value"], abs=1e-12)
@@ -52,3 +55,13 @@ def test_teacher_check_and_noise(metrics):
     assert 0.0 <= ce <= 1.0 and 0.0 <= bi <= 1.0
     assert value(metrics, "ch08.teacher.top1_margin") == pytest.approx(ce - bi, abs=1e-12)
     assert value(metrics, "ch08.tsdae.kept_word_share") == pytest.approx(0.4, abs=0.03)
+
+
+def test_training_sizes_follow_the_profile(metrics):
+    pairs = entry(metrics, "ch08.train.pairs")
+    abstracts = value(metrics, "ch08.unlabelled.abstracts")
+    if pairs["profile"] == "smoke":
+        assert pairs["value"] == 256 and abstracts == 256
+    else:  # every (claim, cited abstract) row of the 919 in qrels/train.tsv, less the duplicated claims'
+        assert 900 <= pairs["value"] < 919 and abstracts >= 5_183
+
