@@ -45,6 +45,7 @@ def mark(path: Path, ids: list[str]) -> int:
         for t in (MARK, KEEP):
             if t not in tags:
                 tags.append(t)
+        cell.metadata["keep_output"] = True  # nbstripout honours the tag; other strippers read this key
     nbformat.write(nb, path)
     print(f"{path.name}: marked {len(ids)} cell(s); now run `make notebooks` and `{Path(__file__).name} refresh`")
     return 0
@@ -74,6 +75,7 @@ def refresh(path: Path) -> int:
             mine["execution_count"] = None
             if KEEP not in mine.metadata.setdefault("tags", []):
                 mine.metadata["tags"].append(KEEP)
+            mine.metadata["keep_output"] = True
             n += 1
     nbformat.write(nb, path)
     print(f"{path.name}: stored the output of {n} marked cell(s)")
