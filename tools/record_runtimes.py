@@ -5,7 +5,8 @@
 
 Reads the executed copies in the folder (their ``metadata.sbert_lessons.run``, written by the papermill
 stage) and replaces, in ``book/runtimes.json``, the run with the same profile and device with this one.
-Lessons that failed are recorded with status ``failed`` and the time until the failure.
+Lessons that failed are recorded with status ``failed`` and the time until the failure. The replaced run's
+note is kept unless ``--note`` gives a new one.
 """
 
 from __future__ import annotations
@@ -51,11 +52,14 @@ def main(argv=None) -> int:
     profile, device = env.get("profile", "?"), env.get("device", "?")
     name = env.get("device_name") or device
     data = json.loads(a.out.read_text()) if a.out.is_file() else {"runs": []}
-    runs = [r for r in data["runs"] if not (r["profile"] == profile and r["device"].startswith(device))]
+    same = [r for r in data["runs"] if r["profile"] == profile and r["device"].startswith(device)]
+    runs = [r for r in data["runs"] if r not in same]
     label = a.label or f"{profile.capitalize()} profile on {'a GPU' if device.startswith('cuda') else 'a CPU'}"
     cpus = env.get("cpu_count")
+    # a rerun of one lesson keeps the run's note unless a new one is given
+    note = a.note or (same[0].get("note") if same else "") or (f"{cpus} CPU cores" if cpus else "")
     runs.append({"label": label, "profile": profile, "device": f"{device} ({name})" if name != device else device,
-                 "note": a.note or (f"{cpus} CPU cores" if cpus else ""), "notebooks": notebooks})
+                 "note": note, "notebooks": notebooks})
     a.out.write_text(json.dumps({"runs": runs}, indent=1, sort_keys=True) + "\n")
     print(f"recorded {len(notebooks)} notebook(s) as '{label}' in {a.out}")
     return 0

@@ -52,6 +52,19 @@ def test_a_new_run_replaces_the_same_profile_and_device_only(tmp_path):
     assert runs[1]["notebooks"]["00_intro"]["seconds"] == 12.0
 
 
+def test_a_rerun_keeps_the_note_unless_given_a_new_one(tmp_path):
+    out = tmp_path / "runtimes.json"
+    out.write_text(json.dumps({"runs": [
+        {"label": "CPU", "profile": "full", "device": "cpu (x86_64 x2)", "note": "run beside another", "notebooks": {}}]}))
+    folder = tmp_path / "exe"
+    folder.mkdir()
+    _executed(folder, "00_intro", "full", 12.0)
+    assert rr.main([str(folder), "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["runs"][0]["note"] == "run beside another"
+    assert rr.main([str(folder), "--out", str(out), "--note", "alone"]) == 0
+    assert json.loads(out.read_text())["runs"][0]["note"] == "alone"
+
+
 def test_an_empty_folder_is_an_error(tmp_path, capsys):
     assert rr.main([str(tmp_path), "--out", str(tmp_path / "r.json")]) == 1
     assert "no executed notebooks" in capsys.readouterr().err
