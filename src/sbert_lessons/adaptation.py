@@ -21,9 +21,11 @@ library's own loss modules on tokenized batches, with chapter 3's optimiser and 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,7 @@ __all__ = [
     "SIZES",
     "VARIANTS",
     "AdaptSizes",
+    "RetrievalProbe",
     "check_disjoint",
     "delete_noise",
     "doc_texts",
@@ -47,6 +50,8 @@ __all__ = [
     "last_training_seconds",
     "load_variant",
     "mine_hard_negatives",
+    "probe_set",
+    "probe_steps_for",
     "recipe_for",
     "scifact_ndcg",
     "scifact_run",
@@ -56,6 +61,8 @@ __all__ = [
     "sizes_for",
     "teacher_agreement",
     "train_variant",
+    "training_trace",
+    "tsdae_fresh_parameters",
     "tsdae_pairs",
     "with_max_length",
     "without_test_claims",
@@ -75,6 +82,7 @@ class AdaptSizes:
     n_silver_claims: int | None  # train claims whose retrieved abstracts the cross-encoder labels
     silver_k: int                # retrieved abstracts per claim for AugSBERT
     hard_skip: int               # mined negatives skip this many top-ranked non-positives (false negatives)
+    probe_docs: int = 500        # abstracts (every judged one plus distractors) of the TSDAE training probe
 
     def __post_init__(self) -> None:
         if not (isinstance(self.max_seq_length, int) and self.max_seq_length >= 16):
@@ -87,13 +95,15 @@ class AdaptSizes:
             raise ValueError(f"silver_k must be a positive integer, got {self.silver_k!r}")
         if not (isinstance(self.hard_skip, int) and self.hard_skip >= 0):
             raise ValueError(f"hard_skip must be a non-negative integer, got {self.hard_skip!r}")
+        if not (isinstance(self.probe_docs, int) and self.probe_docs >= 2):
+            raise ValueError(f"probe_docs must be an integer >= 2, got {self.probe_docs!r}")
 
 
 #: The one place where chapter 8's sizes are set. Smoke: short texts (64 tokens: the title and the first
 #: lines of an abstract) and a few hundred examples, so that five models train and are evaluated in
 #: minutes on two CPU cores. Full: the whole corpus and every train claim at 256 tokens.
 SIZES: dict[str, AdaptSizes] = {
-    "smoke": AdaptSizes(max_seq_length=64, eval_docs=500, n_train_pairs=256, n_unlabelled=256,
+    "smoke": AdaptSizes(max_seq_length=64, eval_docs=500, n_train_pairs=256, n_unlabelled=640,
                         n_silver_claims=64, silver_k=5, hard_skip=3),
     "full": AdaptSizes(max_seq_length=256, eval_docs=None, n_train_pairs=None, n_unlabelled=None,
                        n_silver_claims=None, silver_k=5, hard_skip=3),
@@ -225,6 +235,12 @@ def eval_corpus(test: data.SciFact, profile: Profile | str | None = None, seed: 
     if n_docs is None:
         return test
     return data.scifact_subset(test, "smoke", n_docs=n_docs, seed=seed)
+
+
+def probe_set(test: data.SciFact, profile: Profile | str | None = None, seed: int = 0) -> data.SciFact:
+    """The set :class:`RetrievalProbe` measures during training: all test claims, every judged abstract and
+    seeded distractors up to ``probe_docs`` (in smoke the evaluation set itself, in full a part of it)."""
+    return data.scifact_subset(test, "smoke", n_docs=sizes_for(profile).probe_docs, seed=seed)
 
 
 def simcse_pairs(texts: list[str]) -> tuple[list[str], list[str]]:
@@ -369,12 +385,17 @@ def teacher_agreement(scores: list[list[float]], candidates: list[list[str]], po
 
 # ------------------------------------------------------------------------------------------ training
 def fit_with_loss(model: Any, loss: Any, columns: list[list[str]], recipe: training.Recipe,
-                  labels: list[float] | None = None) -> list[float]:
+                  labels: list[float] | None = None, probe: Any = None,
+                  probe_steps: tuple[int, ...] = ()) -> list[float]:
     """Train ``model`` in place: batches of the text ``columns`` through a library ``loss`` module.
 
     ``loss(features, labels)`` is called exactly as the library's trainer calls it (one tokenized batch per
     column). The optimiser's parameters are the loss module's (so a TSDAE decoder trains too), with
     chapter 3's AdamW, linear warm-up and gradient clipping. Returns the per-step losses.
+
+    ``probe(step)`` (optional) is called before each update whose index is in ``probe_steps``, and after
+    the last update when the number of updates is in ``probe_steps``: a way to watch a model change during
+    training (chapter 8 follows TSDAE with :class:`RetrievalProbe`).
     """
     import torch
 
@@ -385,17 +406,94 @@ def fit_with_loss(model: Any, loss: Any, columns: list[list[str]], recipe: train
         raise ValueError("need at least two training examples")
     if labels is not None and len(labels) != n:
         raise ValueError(f"{len(labels)} labels for {n} examples")
+    if probe is not None and not callable(probe):
+        raise TypeError(f"probe must be callable as probe(step), got {type(probe).__name__}")
+    watch = set(probe_steps) if probe is not None else set()
+
+    def look(step: int) -> None:
+        loss.eval()
+        probe(step)
+        loss.train()
+
     y_all = torch.tensor(labels, dtype=torch.float32) if labels is not None else None
     opt, sched = training._optimizer(loss, recipe, n)
     loss.train()
     out = []
-    for idx in training._batches(n, recipe.batch_size, recipe.epochs, recipe.seed):
+    for step, idx in enumerate(training._batches(n, recipe.batch_size, recipe.epochs, recipe.seed)):
+        if step in watch:
+            look(step)
         feats = [training.bi_encoder_features(model, [c[i] for i in idx]) for c in columns]
         y = y_all[idx].to(model.device) if y_all is not None else None
         out.append(training._step(loss(feats, y), loss, opt, sched))
+    if len(out) in watch:
+        look(len(out))
     loss.eval()
     model.eval()
     return out
+
+
+def probe_steps_for(total: int) -> tuple[int, ...]:
+    """Where :class:`RetrievalProbe` looks during a run of ``total`` updates: 0, 16, 32, 64, … (doubling,
+    below ``total``) and ``total`` itself."""
+    if isinstance(total, bool) or not isinstance(total, int) or total < 1:
+        raise ValueError(f"total must be a positive integer, got {total!r}")
+    steps = [0] + [s for s in (2 ** k for k in range(4, 31)) if s < total]
+    return tuple(steps + [total])
+
+
+class RetrievalProbe:
+    """nDCG@10 and the spread of the abstracts, measured on a model *while it trains*.
+
+    ``probe(model)`` encodes ``sf``'s abstracts and claims at ``max_length`` tokens with ``model.encode``
+    (not the embedding cache: the weights change between calls) and returns ``{"ndcg10": …,
+    "mean_doc_cos": …}``; the second is chapter 10's mean cosine of random pairs of abstracts
+    (:func:`sbert_lessons.choosing.mean_random_cosine`), near 1 when every abstract gets the same
+    direction. ``key`` names everything that changes the result, for the model cache.
+    """
+
+    def __init__(self, sf: data.SciFact, max_length: int) -> None:
+        if not isinstance(sf, data.SciFact):
+            raise TypeError(f"sf must be a data.SciFact, got {type(sf).__name__}")
+        if not (isinstance(max_length, int) and max_length >= 8):
+            raise ValueError(f"max_length must be an integer >= 8, got {max_length!r}")
+        from .search import scifact_query_texts
+
+        self.sf, self.max_length = sf, max_length
+        self.docs, self.queries = doc_texts(sf.corpus), scifact_query_texts(sf.queries)
+        qrels = [f"{q}:{d}:{r}" for q, ds in sorted(sf.qrels.items()) for d, r in sorted(ds.items())]
+        self.key = {"docs": cache.texts_hash(self.docs), "queries": cache.texts_hash(self.queries),
+                    "qrels": cache.texts_hash(qrels), "max_length": max_length}
+
+    def __call__(self, model: Any) -> dict[str, float]:
+        from . import evaluation
+        from .choosing import mean_random_cosine
+        from .search import exact_topk, topk_to_run
+
+        before = getattr(model, "max_seq_length", None)
+        with_max_length(model, self.max_length)
+        try:
+            d = model.encode(self.docs, batch_size=32, convert_to_numpy=True, normalize_embeddings=True,
+                             show_progress_bar=False)
+            q = model.encode(self.queries, batch_size=32, convert_to_numpy=True, normalize_embeddings=True,
+                             show_progress_bar=False)
+        finally:
+            if before is not None:
+                model.max_seq_length = before
+        scores, ids = exact_topk(q, d, top_k=min(10, len(d)))
+        run = topk_to_run(ids, scores, list(self.sf.queries["_id"]), list(self.sf.corpus["_id"]))
+        return {"ndcg10": float(evaluation.ndcg_at_k(run, self.sf.qrels, 10)),
+                "mean_doc_cos": mean_random_cosine(d)}
+
+
+def training_trace(model: Any) -> pd.DataFrame:
+    """What :class:`RetrievalProbe` measured while ``model`` trained: one row per probed step
+    (``step, ndcg10, mean_doc_cos``). Only for a model from :func:`load_variant` given a ``probe``."""
+    folder = getattr(model, "_sbert_lessons_folder", None)
+    path = Path(folder) / "trace.json" if folder is not None else None
+    if path is None or not path.is_file():
+        raise ValueError("this model was not trained with a probe: pass probe=RetrievalProbe(...) to "
+                         "load_variant to record its training trace")
+    return pd.DataFrame(json.loads(path.read_text()))
 
 
 def _base_model(max_length: int, device: str):
@@ -421,10 +519,39 @@ def _build_loss(variant: str, model: Any):
     if variant in ("mnrl", "mnrl_hard", "simcse"):
         return st_losses.MultipleNegativesRankingLoss(model)
     if variant == "tsdae":
-        return st_losses.DenoisingAutoEncoderLoss(model, tie_encoder_decoder=True)
+        with _quiet_transformers():  # the decoder's load prints a table of the layers it creates
+            return st_losses.DenoisingAutoEncoderLoss(model, tie_encoder_decoder=True)
     if variant == "augsbert":
         return st_losses.CosineSimilarityLoss(model)
     raise ValueError(f"unknown variant {variant!r}; use one of {', '.join(VARIANTS)}")
+
+
+@contextmanager
+def _quiet_transformers():
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
+
+
+def tsdae_fresh_parameters(model: Any) -> dict[str, int]:
+    """How much of TSDAE's decoder starts from random numbers when ``model`` is the encoder.
+
+    Builds the library's ``DenoisingAutoEncoderLoss`` with the decoder tied to ``model`` (as
+    :func:`train_variant` does) and counts the decoder parameters that are not ``model``'s own: the
+    cross-attention layers and whatever part of the word-prediction head the checkpoint lacks. Returns
+    ``{"fresh": …, "fresh_tensors": …, "encoder": …}`` (parameter counts, and the number of fresh tensors).
+    ``model`` is not changed.
+    """
+    loss = _build_loss("tsdae", model)
+    shared = {id(p) for p in model.parameters()}
+    fresh = [p for p in loss.decoder.parameters() if id(p) not in shared]
+    return {"fresh": int(sum(p.numel() for p in fresh)), "fresh_tensors": len(fresh),
+            "encoder": int(sum(p.numel() for p in model.parameters()))}
 
 
 _LAST_SECONDS: dict[str, float] = {}
@@ -450,27 +577,44 @@ def _check_columns(variant: str, columns: list[list[str]], labels: list[float] |
 
 
 def train_variant(variant: str, columns: list[list[str]], profile: Profile | str | None = None,
-                  labels: list[float] | None = None, recipe: training.Recipe | None = None) -> Path:
+                  labels: list[float] | None = None, recipe: training.Recipe | None = None,
+                  probe: RetrievalProbe | None = None) -> Path:
     """Folder of all-MiniLM-L6-v2 adapted with ``variant`` on ``columns``, trained once and cached.
 
     The cache key holds the profile, the variant, the recipe, the base weights' sha256 and a hash of every
-    training text and label, so a rebuild loads the model instead of training it again.
+    training text and label, so a rebuild loads the model instead of training it again. With a ``probe``
+    (:class:`RetrievalProbe`) the run is also measured at :func:`probe_steps_for` its number of updates,
+    and the measurements are kept beside the model (``trace.json``; read with :func:`training_trace`).
     """
     _check_columns(variant, columns, labels)
+    if probe is not None and not isinstance(probe, RetrievalProbe):
+        raise TypeError(f"probe must be an adaptation.RetrievalProbe, got {type(probe).__name__}")
     prof = _profile_name(profile)
     recipe = recipe or recipe_for(variant, prof)
     flat = [t for c in columns for t in c] + [f"{x:.6g}" for x in (labels or [])]
     key = {"kind": f"ch08_{variant}", "profile": prof, "recipe": asdict(recipe), "base_model": models.MINILM,
            "base_sha256": models.REGISTRY[models.MINILM].sha256, "data": cache.texts_hash(flat),
            "n_train": len(columns[0]), "format": 1}
+    total = recipe.total_steps(len(columns[0]))
+    if probe is not None:
+        key["probe"] = {**probe.key, "steps": list(probe_steps_for(total))}
     device = get_device()
 
     def train(folder: Path) -> None:
         start = time.perf_counter()
         seed_everything(recipe.seed)
         model = _base_model(recipe.max_length, device)
-        fit_with_loss(model, _build_loss(variant, model), columns, recipe, labels)
+        trace: list[dict[str, float]] = []
+
+        def look(step: int) -> None:
+            trace.append({"step": step, **probe(model)})
+
+        fit_with_loss(model, _build_loss(variant, model), columns, recipe, labels,
+                      probe=look if probe is not None else None,
+                      probe_steps=probe_steps_for(total) if probe is not None else ())
         model.save(str(folder))
+        if probe is not None:
+            (folder / "trace.json").write_text(json.dumps(trace, indent=1))
         _LAST_SECONDS[variant] = time.perf_counter() - start
 
     _LAST_SECONDS.pop(variant, None)
@@ -478,13 +622,15 @@ def train_variant(variant: str, columns: list[list[str]], profile: Profile | str
 
 
 def load_variant(variant: str, columns: list[list[str]], profile: Profile | str | None = None,
-                 labels: list[float] | None = None, recipe: training.Recipe | None = None):
+                 labels: list[float] | None = None, recipe: training.Recipe | None = None,
+                 probe: RetrievalProbe | None = None):
     """The adapted ``SentenceTransformer`` (trained on first use), fingerprinted by its cache folder."""
     from sentence_transformers import SentenceTransformer
 
-    folder = train_variant(variant, columns, profile, labels, recipe)
+    folder = train_variant(variant, columns, profile, labels, recipe, probe)
     model = SentenceTransformer(str(folder), device=get_device(), trust_remote_code=False)
     cache.set_fingerprint(model, f"trained:ch08_{variant}/{folder.name}")
+    model._sbert_lessons_folder = folder
     return model
 
 

@@ -229,3 +229,70 @@ def test_train_variant_is_cached_and_changes_the_model():
     base = models.load_sentence_model(models.MINILM)
     assert tuned.max_seq_length == 16
     assert cache.model_fingerprint(tuned) != cache.model_fingerprint(base)
+
+
+def test_probe_steps_double_up_to_the_end():
+    assert adaptation.probe_steps_for(1) == (0, 1)
+    assert adaptation.probe_steps_for(16) == (0, 16)
+    assert adaptation.probe_steps_for(80) == (0, 16, 32, 64, 80)  # smoke's TSDAE: 640 abstracts, batch 8
+    assert adaptation.probe_steps_for(648) == (0, 16, 32, 64, 128, 256, 512, 648)
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(ValueError, match="total"):
+            adaptation.probe_steps_for(bad)
+
+
+def test_retrieval_probe_agrees_with_scifact_ndcg():
+    sf = _sf(["q1", "q2"], ["claim on topic 0.", "claim on topic 3."], {"q1": {"d1": 1}, "q2": {"d2": 1}})
+    model = _StubEncoder()
+    probe = adaptation.RetrievalProbe(sf, 16)
+    got = probe(model)
+    assert got["ndcg10"] == pytest.approx(adaptation.scifact_ndcg(model, sf, 16, k=10))
+    assert got["mean_doc_cos"] == pytest.approx(0.0)  # five one-hot abstracts: pairwise orthogonal
+    assert model.max_seq_length == 32  # restored
+    assert adaptation.RetrievalProbe(sf, 32).key != probe.key
+    with pytest.raises(TypeError, match="SciFact"):
+        adaptation.RetrievalProbe("scifact", 16)
+    with pytest.raises(ValueError, match="max_length"):
+        adaptation.RetrievalProbe(sf, 4)
+
+
+def test_fit_with_loss_refuses_a_probe_it_cannot_call():
+    with pytest.raises(TypeError, match="probe"):
+        adaptation.fit_with_loss(None, None, [["a b", "c d"]], training.Recipe(), probe=3, probe_steps=(0,))
+    with pytest.raises(TypeError, match="RetrievalProbe"):
+        adaptation.train_variant("mnrl", [["a b", "c d"], ["e f", "g h"]], "smoke", probe=lambda m: {})
+
+
+def test_training_trace_is_recorded_beside_the_model():
+    """Two MNRL steps watched by a probe: rows at steps 0 and 2, kept in the cache with the model."""
+    from sbert_lessons.profile import setup
+
+    setup("smoke")
+    cols = [["Claim about topic 0.", "Claim about topic 1.", "Claim about topic 2.", "Claim about topic 3."],
+            ["Abstract of d1 about topic 0.", "Abstract of d2 about topic 1.", "Abstract of d3 about topic 2.",
+             "Abstract of d4 about topic 3."]]
+    sf = _sf(["q1", "q2"], ["claim on topic 0.", "claim on topic 3."], {"q1": {"d1": 1}, "q2": {"d4": 1}})
+    recipe = training.Recipe(epochs=1, batch_size=2, lr=5e-5, max_length=16)
+    probe = adaptation.RetrievalProbe(sf, 16)
+    tuned = adaptation.load_variant("mnrl", cols, "smoke", recipe=recipe, probe=probe)
+    trace = adaptation.training_trace(tuned)
+    assert list(trace["step"]) == [0, 2]
+    assert trace["ndcg10"].between(0, 1).all() and trace["mean_doc_cos"].between(-1, 1).all()
+    assert trace["ndcg10"].iloc[-1] == pytest.approx(probe(tuned)["ndcg10"], abs=1e-6)  # the final model
+    plain = adaptation.load_variant("mnrl", cols, "smoke", recipe=recipe)  # another cache entry: no probe
+    with pytest.raises(ValueError, match="not trained with a probe"):
+        adaptation.training_trace(plain)
+
+
+def test_tsdae_decoder_parts_that_start_random():
+    from sbert_lessons import models
+    from sbert_lessons.profile import setup
+
+    setup("smoke")
+    enc = models.load_sentence_model(models.MINILM)
+    before = enc.encode(["A claim about vitamin D."])
+    fresh = adaptation.tsdae_fresh_parameters(enc)
+    # six cross-attention blocks (10 tensors each) and the word-prediction head's transform and bias (5)
+    assert fresh["fresh_tensors"] == 65 and fresh["fresh"] == 3_731_898
+    assert fresh["encoder"] == sum(p.numel() for p in enc.parameters())
+    np.testing.assert_allclose(enc.encode(["A claim about vitamin D."]), before, atol=1e-6)  # untouched
