@@ -6,7 +6,8 @@ tokens), STS-B test Spearman x100 and the mean cosine between abstracts (500 of 
 
 * default: after training, for learning rates 3e-5 / 1e-5 / 3e-6 with the decoder tied to the encoder and
   3e-5 / 1e-5 with a separate decoder;
-* ``--trajectory``: the course's recipe (tied, 3e-5) measured every few steps, trained at 256 and at 64 tokens.
+* ``--trajectory``: the course's recipe (tied, 3e-5) measured every few steps, trained at 256 and at 64
+  tokens.
 
 It also times encoding of the 5,183 abstracts on the device. It reads a kit folder (``.device-kit``, ignored
 by git) that ``--make-kit`` builds on a machine with the course installed: MiniLM's weights as an fp16
@@ -28,9 +29,9 @@ import time
 if "--make-kit" not in sys.argv:
     os.environ["SBERT_LESSONS_DATA"] = ".device-kit/data"
 sys.path.insert(0, "src")
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from safetensors.torch import load_file, save_file  # noqa: E402
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
 
 TINY = "--tiny" in sys.argv
 KIT = ".device-kit"
@@ -40,7 +41,8 @@ if "--make-kit" in sys.argv:
 
     folder = models.model_path(models.MINILM)
     shutil.rmtree(KIT, ignore_errors=True)
-    shutil.copytree(folder, SRC, ignore=shutil.ignore_patterns("model.safetensors", "README.md", "data_config.json",
+    shutil.copytree(folder, SRC, ignore=shutil.ignore_patterns("model.safetensors", "README.md",
+                                                               "data_config.json",
                                                                ".gitattributes"))
     sd = load_file(str(folder / "model.safetensors"))
     save_file({k: v.to(torch.float16).contiguous() for k, v in sd.items()}, f"{SRC}/model_fp16.safetensors")
@@ -57,21 +59,22 @@ if not os.path.exists(f"{DST}/model.safetensors"):
     sd = load_file(f"{SRC}/model_fp16.safetensors")
     save_file({k: v.float().contiguous() for k, v in sd.items()}, f"{DST}/model.safetensors")
 
-import sentence_transformers  # noqa: E402
-import transformers  # noqa: E402
-from sentence_transformers import SentenceTransformer  # noqa: E402
+import sentence_transformers
+import transformers
+from sentence_transformers import SentenceTransformer
 
 try:
     from sentence_transformers.sentence_transformer import losses as st_losses
 except ImportError:
     from sentence_transformers import losses as st_losses
 
-from sbert_lessons import adaptation, data, evaluation, search, training  # noqa: E402
-from sbert_lessons.profile import seed_everything  # noqa: E402
+from sbert_lessons import adaptation, data, evaluation, search, training
+from sbert_lessons.profile import seed_everything
 
 DEV = "cpu" if TINY else "cuda"
 LEN = 32 if TINY else 256
-info = {"torch": torch.__version__, "st": sentence_transformers.__version__, "transformers": transformers.__version__,
+info = {"torch": torch.__version__, "st": sentence_transformers.__version__,
+        "transformers": transformers.__version__,
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
 print(info, flush=True)
 
@@ -132,7 +135,7 @@ def save():
 
 
 if "--trajectory" in sys.argv:
-    # the course's full recipe (tied, lr 3e-5, batch 8), evaluated every few steps, trained at 256 and at 64 tokens
+    # the course's full recipe (tied, lr 3e-5, batch 8), evaluated every few steps, trained at 256 and 64 tokens
     CHECK = {0, 8, 16, 32, 64, 128, 256, 400, 647} if not TINY else {0, 2}
     results["trajectory"] = []
     for train_len in ([LEN, 64] if not TINY else [LEN]):
@@ -186,7 +189,8 @@ for tag, lr, tie in CONFIGS:
     sync()
     row = evaluate(m, tag)
     row.update(train_s=round(time.perf_counter() - t - row["encode_docs_s"], 1), steps=len(losses),
-               loss_first20=round(float(np.mean(losses[:20])), 3), loss_last20=round(float(np.mean(losses[-20:])), 3))
+               loss_first20=round(float(np.mean(losses[:20])), 3),
+               loss_last20=round(float(np.mean(losses[-20:])), 3))
     print(row, flush=True)
     results["rows"].append(row)
     save()
