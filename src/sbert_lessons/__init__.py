@@ -18,7 +18,8 @@ Each module is one concept and names the chapter that introduces it:
 - ch. 7: ``search`` (exact top-k, BM25, hybrid fusion, re-ranking, FAISS indexes, quantized search,
   multi-process and Ray encoding; the shared SciFact text helpers); retrieval metrics in ``evaluation``.
 - ch. 8: ``adaptation`` (SciFact train pairs with the train/test disjointness check, hard-negative mining,
-  SimCSE and TSDAE data, AugSBERT silver labels, adapted models trained once and cached).
+  SimCSE and TSDAE data, AugSBERT silver labels, adapted models trained once and cached, a probe that
+  watches TSDAE train).
 - ch. 9: ``clustering`` (k-means / agglomerative on unit vectors, ARI and NMI, silhouette sweep,
   community detection and its precision against labels).
 - ch. 10: ``longtext`` (token counts, the truncation proof, chunk-and-pool encoding), ``choosing`` (size on

@@ -9,7 +9,9 @@ abstracts) five ways and measures each on SciFact's *test* queries and on STS-B:
 * without labels: SimCSE (:func:`simcse_pairs`: each text twice, dropout makes the two views differ) and
   TSDAE (the library's ``DenoisingAutoEncoderLoss`` fed by the course's own deletion noise,
   :func:`delete_noise`, because the library's noise function needs ``nltk``, which the course does not
-  install);
+  install), watched while it trains by a :class:`RetrievalProbe` (nDCG@10 and the spread of the abstracts
+  every few steps, :func:`training_trace`), with the decoder's randomly initialised part counted by
+  :func:`tsdae_fresh_parameters`;
 * AugSBERT: (claim, abstract) pairs sampled by retrieval (:func:`silver_candidates`), labelled by a
   cross-encoder, and learnt with the cosine-similarity objective.
 
@@ -544,7 +546,8 @@ def tsdae_fresh_parameters(model: Any) -> dict[str, int]:
     Builds the library's ``DenoisingAutoEncoderLoss`` with the decoder tied to ``model`` (as
     :func:`train_variant` does) and counts the decoder parameters that are not ``model``'s own: the
     cross-attention layers and whatever part of the word-prediction head the checkpoint lacks. Returns
-    ``{"fresh": …, "fresh_tensors": …, "encoder": …}`` (parameter counts, and the number of fresh tensors).
+    ``{"fresh": …, "fresh_tensors": …, "encoder": …}`` (parameter counts, and the number of fresh
+    tensors).
     ``model`` is not changed.
     """
     loss = _build_loss("tsdae", model)
