@@ -39,6 +39,7 @@ SRC, DST = f"{KIT}/minilm", "/tmp/probe_minilm"
 if "--make-kit" in sys.argv:
     from sbert_lessons import models
 
+    mirror = os.environ.get("SBERT_LESSONS_DATA") or sys.exit("--make-kit needs SBERT_LESSONS_DATA (the data mirror)")
     folder = models.model_path(models.MINILM)
     shutil.rmtree(KIT, ignore_errors=True)
     shutil.copytree(folder, SRC, ignore=shutil.ignore_patterns("model.safetensors", "README.md",
@@ -46,7 +47,6 @@ if "--make-kit" in sys.argv:
                                                                ".gitattributes"))
     sd = load_file(str(folder / "model.safetensors"))
     save_file({k: v.to(torch.float16).contiguous() for k, v in sd.items()}, f"{SRC}/model_fp16.safetensors")
-    mirror = os.environ["SBERT_LESSONS_DATA"]
     for name in ("scifact", "stsb"):
         shutil.copytree(f"{mirror}/{name}", f"{KIT}/data/{name}")
     shutil.copy(f"{mirror}/MANIFEST.json", f"{KIT}/data/")
