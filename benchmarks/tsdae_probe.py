@@ -39,7 +39,8 @@ SRC, DST = f"{KIT}/minilm", "/tmp/probe_minilm"
 if "--make-kit" in sys.argv:
     from sbert_lessons import models
 
-    mirror = os.environ.get("SBERT_LESSONS_DATA") or sys.exit("--make-kit needs SBERT_LESSONS_DATA (the data mirror)")
+    mirror = os.environ.get("SBERT_LESSONS_DATA") or sys.exit(
+        "--make-kit needs SBERT_LESSONS_DATA (the data mirror)")
     folder = models.model_path(models.MINILM)
     shutil.rmtree(KIT, ignore_errors=True)
     shutil.copytree(folder, SRC, ignore=shutil.ignore_patterns("model.safetensors", "README.md",
@@ -135,7 +136,7 @@ def save():
 
 
 if "--trajectory" in sys.argv:
-    # the course's full recipe (tied, lr 3e-5, batch 8), evaluated every few steps, trained at 256 and 64 tokens
+    # the course's full recipe (tied, lr 3e-5, batch 8), measured every few steps, trained at 256 and 64 tokens
     CHECK = {0, 8, 16, 32, 64, 128, 256, 400, 647} if not TINY else {0, 2}
     results["trajectory"] = []
     for train_len in ([LEN, 64] if not TINY else [LEN]):
