@@ -136,7 +136,7 @@ def save():
 
 
 if "--trajectory" in sys.argv:
-    # the course's full recipe (tied, lr 3e-5, batch 8), measured every few steps, trained at 256 and 64 tokens
+    # the course's full recipe (tied, lr 3e-5, batch 8), measured every few steps, at 256 and 64 tokens
     CHECK = {0, 8, 16, 32, 64, 128, 256, 400, 647} if not TINY else {0, 2}
     results["trajectory"] = []
     for train_len in ([LEN, 64] if not TINY else [LEN]):
