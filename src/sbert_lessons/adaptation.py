@@ -308,17 +308,31 @@ def scifact_run(model: Any, sf: data.SciFact, max_length: int, k: int = 10) -> d
     (:mod:`sbert_lessons.search`), so a model's corpus is encoded once per setting and chapters share entries.
     ``model.max_seq_length`` is restored afterwards.
     """
-    from .search import exact_topk, scifact_query_texts, topk_to_run
+    from .search import scifact_query_texts
 
+    with _at_length(model, max_length):
+        d = cache.encode(model, doc_texts(sf.corpus), batch_size=32)
+        q = cache.encode(model, scifact_query_texts(sf.queries))
+    return _ranked(q, d, sf, k)
+
+
+@contextmanager
+def _at_length(model: Any, max_length: int):
+    """Inside the block, ``model`` cuts texts at ``max_length`` tokens; its own length is restored after."""
     before = getattr(model, "max_seq_length", None)
     with_max_length(model, max_length)
     try:
-        d = cache.encode(model, doc_texts(sf.corpus), batch_size=32)
-        q = cache.encode(model, scifact_query_texts(sf.queries))
+        yield model
     finally:
         if before is not None:
             model.max_seq_length = before
-    scores, ids = exact_topk(q, d, top_k=min(k, len(d)))
+
+
+def _ranked(query_emb: Any, doc_emb: Any, sf: data.SciFact, k: int) -> dict[str, dict[str, float]]:
+    """The top-``k`` run of ``sf``'s claims against its abstracts, from embeddings in ``sf``'s order."""
+    from .search import exact_topk, topk_to_run
+
+    scores, ids = exact_topk(query_emb, doc_emb, top_k=min(k, len(doc_emb)))
     return topk_to_run(ids, scores, list(sf.queries["_id"]), list(sf.corpus["_id"]))
 
 
@@ -469,21 +483,13 @@ class RetrievalProbe:
     def __call__(self, model: Any) -> dict[str, float]:
         from . import evaluation
         from .choosing import mean_random_cosine
-        from .search import exact_topk, topk_to_run
 
-        before = getattr(model, "max_seq_length", None)
-        with_max_length(model, self.max_length)
-        try:
+        with _at_length(model, self.max_length):
             d = model.encode(self.docs, batch_size=32, convert_to_numpy=True, normalize_embeddings=True,
                              show_progress_bar=False)
             q = model.encode(self.queries, batch_size=32, convert_to_numpy=True, normalize_embeddings=True,
                              show_progress_bar=False)
-        finally:
-            if before is not None:
-                model.max_seq_length = before
-        scores, ids = exact_topk(q, d, top_k=min(10, len(d)))
-        run = topk_to_run(ids, scores, list(self.sf.queries["_id"]), list(self.sf.corpus["_id"]))
-        return {"ndcg10": float(evaluation.ndcg_at_k(run, self.sf.qrels, 10)),
+        return {"ndcg10": float(evaluation.ndcg_at_k(_ranked(q, d, self.sf, 10), self.sf.qrels, 10)),
                 "mean_doc_cos": mean_random_cosine(d)}
 
 
@@ -521,23 +527,10 @@ def _build_loss(variant: str, model: Any):
     if variant in ("mnrl", "mnrl_hard", "simcse"):
         return st_losses.MultipleNegativesRankingLoss(model)
     if variant == "tsdae":
-        with _quiet_transformers():  # the decoder's load prints a table of the layers it creates
-            return st_losses.DenoisingAutoEncoderLoss(model, tie_encoder_decoder=True)
+        return st_losses.DenoisingAutoEncoderLoss(model, tie_encoder_decoder=True)
     if variant == "augsbert":
         return st_losses.CosineSimilarityLoss(model)
     raise ValueError(f"unknown variant {variant!r}; use one of {', '.join(VARIANTS)}")
-
-
-@contextmanager
-def _quiet_transformers():
-    from transformers.utils import logging as hf_logging
-
-    level = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()
-    try:
-        yield
-    finally:
-        hf_logging.set_verbosity(level)
 
 
 def tsdae_fresh_parameters(model: Any) -> dict[str, int]:
@@ -598,9 +591,9 @@ def train_variant(variant: str, columns: list[list[str]], profile: Profile | str
     key = {"kind": f"ch08_{variant}", "profile": prof, "recipe": asdict(recipe), "base_model": models.MINILM,
            "base_sha256": models.REGISTRY[models.MINILM].sha256, "data": cache.texts_hash(flat),
            "n_train": len(columns[0]), "format": 1}
-    total = recipe.total_steps(len(columns[0]))
+    steps = probe_steps_for(recipe.total_steps(len(columns[0]))) if probe is not None else ()
     if probe is not None:
-        key["probe"] = {**probe.key, "steps": list(probe_steps_for(total))}
+        key["probe"] = {**probe.key, "steps": list(steps)}
     device = get_device()
 
     def train(folder: Path) -> None:
@@ -613,8 +606,7 @@ def train_variant(variant: str, columns: list[list[str]], profile: Profile | str
             trace.append({"step": step, **probe(model)})
 
         fit_with_loss(model, _build_loss(variant, model), columns, recipe, labels,
-                      probe=look if probe is not None else None,
-                      probe_steps=probe_steps_for(total) if probe is not None else ())
+                      probe=look if probe is not None else None, probe_steps=steps)
         model.save(str(folder))
         if probe is not None:
             (folder / "trace.json").write_text(json.dumps(trace, indent=1))
