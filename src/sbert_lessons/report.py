@@ -90,9 +90,26 @@ def _as_number(key: str, value: Any) -> float | int | bool:
     return value
 
 
+def _interval(key: str, ci95: Any, number: float) -> list[float]:
+    try:
+        low, high = (float(_as_number(key + " (ci95)", x)) for x in ci95)
+    except (TypeError, ValueError) as exc:
+        raise MetricError(f"{key}: ci95 must be a pair (low, high) of finite numbers, got {ci95!r}") from exc
+    if not low <= high:
+        raise MetricError(f"{key}: ci95 low {low} is above high {high}")
+    if isinstance(number, (int, float)) and not isinstance(number, bool) and not low <= number <= high:
+        # a percentile interval can miss its point estimate only in pathological cases: say so, do not hide
+        raise MetricError(f"{key}: the value {number} lies outside its interval [{low}, {high}]")
+    return [low, high]
+
+
 def record(key: str, value: Any, *, ref: float | None = None, ref_source: str | None = None,
-           unit: str | None = None, note: str | None = None, glue: bool = True) -> Any:
-    """Record a headline figure; returns ``value`` so that it can be printed in the same line."""
+           unit: str | None = None, note: str | None = None, glue: bool = True,
+           ci95: tuple[float, float] | None = None, extra: dict[str, Any] | None = None) -> Any:
+    """Record a headline figure; returns ``value`` so that it can be printed in the same line.
+
+    ``ci95``: the figure's 95 % interval (from :mod:`sbert_lessons.uncertainty`), stored beside it and
+    glued as ``<key>.ci95`` (Markdown, e.g. ``[0.612, 0.689]``). ``extra``: further JSON fields."""
     from .profile import active
 
     if not KEY_RE.match(key):
@@ -100,6 +117,7 @@ def record(key: str, value: Any, *, ref: float | None = None, ref_source: str | 
     number = _as_number(key, value)
     if ref is not None:
         ref = _as_number(key + " (ref)", ref)
+    interval = _interval(key, ci95, number) if ci95 is not None else None
     prof = active()
     entry = {
         "value": number, "ref": ref, "ref_source": ref_source, "unit": unit, "note": note,
@@ -107,6 +125,13 @@ def record(key: str, value: Any, *, ref: float | None = None, ref_source: str | 
         "versions": library_versions(),
         "recorded_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
+    if interval is not None:
+        entry["ci95"] = interval
+    if extra:
+        clash = set(extra) & set(entry)
+        if clash:
+            raise MetricError(f"{key}: extra fields {sorted(clash)} would overwrite the record's own")
+        entry.update(extra)
     path = metrics_path()
     with _locked(path):
         data = load_metrics(path)
@@ -116,7 +141,49 @@ def record(key: str, value: Any, *, ref: float | None = None, ref_source: str | 
         os.replace(tmp, path)
     if glue:
         _glue(key, number)
+        if interval is not None:
+            _glue_md(key + ".ci95", _fmt_interval(interval, number))
     return value
+
+
+def _fmt_interval(interval: list[float], number: Any) -> str:
+    digits = 2 if abs(float(number)) >= 10 else 3
+    return f"[{interval[0]:.{digits}f}, {interval[1]:.{digits}f}]"
+
+
+def record_comparison(key: str, comparison: Any, *, unit: str | None = None, note: str | None = None,
+                      digits: int | None = None) -> Any:
+    """Record a :class:`~sbert_lessons.uncertainty.Comparison` under ``key`` and glue its words.
+
+    The figure is the difference A − B with its interval; the record also holds both values, n, the
+    method and the verdict. Glued for the prose (all Markdown, pasted with ``{glue:md}``):
+    ``<key>.verdict`` ("dense ahead" / "no detectable difference"), ``<key>.summary``
+    ("+0.019 [−0.018, +0.058]") and ``<key>.ci95``; ``<key>`` itself is the difference (``{glue:text}``).
+    Returns the comparison so that a cell can show it."""
+    from .uncertainty import Comparison
+
+    if not isinstance(comparison, Comparison):
+        raise MetricError(f"{key}: record_comparison needs a uncertainty.Comparison, got "
+                          f"{type(comparison).__name__}")
+    fields = comparison.as_dict()
+    record(key, comparison.difference, unit=unit, note=note, ci95=(comparison.low, comparison.high),
+           extra={"comparison": {k: v for k, v in fields.items() if k != "verdict"},
+                  "verdict": comparison.verdict, "detected": comparison.detected})
+    d = digits if digits is not None else (2 if max(abs(comparison.a_value), abs(comparison.b_value)) >= 10
+                                           else 3)
+    _glue_md(key + ".verdict", comparison.verdict)
+    _glue_md(key + ".summary", f"{comparison.difference:+.{d}f} {comparison.interval(d)}")
+    return comparison
+
+
+def _glue_md(key: str, text: str) -> None:
+    try:
+        from IPython.display import Markdown
+        from myst_nb import glue
+    except ImportError:
+        return
+    with contextlib.suppress(Exception):
+        glue(key, Markdown(text), display=False)
 
 
 def _device_name(device: str) -> str:

@@ -1,0 +1,174 @@
+"""The statistics helper behind every verdict: checked against scipy and on simulated data."""
+
+import json
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from sbert_lessons import report, uncertainty
+from sbert_lessons.evaluation import spearman
+from sbert_lessons.uncertainty import ComparisonError
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_rank_rows_equals_scipy_with_ties(seed):
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(0, 7, size=(20, 50))
+    expected = np.vstack([stats.rankdata(row) for row in codes])
+    assert np.array_equal(uncertainty.rank_rows(codes), expected)
+
+
+def test_bootstrap_spearman_equals_spearman_on_each_resample():
+    rng = np.random.default_rng(1)
+    gold = rng.integers(0, 6, size=80).astype(float)  # STS-like ties
+    pred = gold + rng.normal(0, 1.5, size=80)
+    idx = uncertainty.resample_indices(80, 200, seed=3)
+    boots = uncertainty.bootstrap_spearman(pred, gold, idx)
+    for r in (0, 17, 199):
+        assert boots[r] == pytest.approx(100 * stats.spearmanr(pred[idx[r]], gold[idx[r]]).statistic, abs=1e-9)
+
+
+def _paired(seed, n=300, shift=0.0):
+    rng = np.random.default_rng(seed)
+    base = rng.uniform(0, 1, size=n)
+    a = np.clip(base + shift + rng.normal(0, 0.2, size=n), 0, 1)
+    return a, np.clip(base + rng.normal(0, 0.2, size=n), 0, 1)
+
+
+def test_compare_means_matches_scipy_paired_percentile_bootstrap():
+    a, b = _paired(0, shift=0.03)
+    ours = uncertainty.compare_means(a, b, n_resamples=4000)
+    ref = stats.bootstrap((a, b), lambda x, y, axis: x.mean(axis=axis) - y.mean(axis=axis), paired=True,
+                          vectorized=True, n_resamples=4000, method="percentile", random_state=0)
+    width = ours.high - ours.low
+    assert ours.difference == pytest.approx(a.mean() - b.mean())
+    assert ours.low == pytest.approx(ref.confidence_interval.low, abs=0.05 * width)
+    assert ours.high == pytest.approx(ref.confidence_interval.high, abs=0.05 * width)
+
+
+def test_compare_spearman_matches_scipy_paired_bootstrap():
+    rng = np.random.default_rng(2)
+    gold = rng.integers(0, 6, size=200).astype(float)
+    pa, pb = gold + rng.normal(0, 1.0, size=200), gold + rng.normal(0, 1.6, size=200)
+
+    def stat(x, y, g):
+        return 100 * (stats.spearmanr(x, g).statistic - stats.spearmanr(y, g).statistic)
+
+    ref = stats.bootstrap((pa, pb, gold), stat, paired=True, vectorized=False, n_resamples=2000,
+                          method="percentile", random_state=0)
+    ours = uncertainty.compare_spearman(pa, pb, gold)
+    width = ours.high - ours.low
+    assert ours.difference == pytest.approx(100 * (spearman(pa, gold) - spearman(pb, gold)))
+    assert ours.low == pytest.approx(ref.confidence_interval.low, abs=0.06 * width)
+    assert ours.high == pytest.approx(ref.confidence_interval.high, abs=0.06 * width)
+
+
+def test_interval_covers_a_known_difference_about_95_percent_of_the_time():
+    # 300 simulated test sets with a true mean difference of 0.02: the interval must cover it ~95 %.
+    hits = 0
+    for s in range(300):
+        rng = np.random.default_rng(1000 + s)
+        d = 0.02 + rng.normal(0, 0.1, size=150)
+        c = uncertainty.compare_means(d, np.zeros(150), n_resamples=500, seed=s)
+        hits += c.low <= 0.02 <= c.high
+    assert 0.90 <= hits / 300 <= 0.985
+
+
+def test_deterministic_under_a_seed_and_different_across_seeds():
+    a, b = _paired(4, shift=0.01)
+    one, two = uncertainty.compare_means(a, b, seed=7), uncertainty.compare_means(a, b, seed=7)
+    assert (one.low, one.high) == (two.low, two.high)
+    assert (one.low, one.high) != (uncertainty.compare_means(a, b, seed=8).low,
+                                   uncertainty.compare_means(a, b, seed=8).high)
+
+
+def test_verdicts_follow_the_interval():
+    a, b = _paired(5, shift=0.1)
+    assert uncertainty.compare_means(a, b, names=("dense", "BM25")).verdict == "dense ahead"
+    assert uncertainty.compare_means(b, a, names=("BM25", "dense")).verdict == "dense ahead"
+    same = uncertainty.compare_means(a, a.copy(), names=("x", "y"))
+    assert same.verdict == uncertainty.VERDICT_NONE and not same.detected
+    noisy_a, noisy_b = _paired(6, n=20, shift=0.01)
+    assert uncertainty.compare_means(noisy_a, noisy_b).verdict == "no detectable difference"
+
+
+def test_dicts_are_paired_by_item_id():
+    a = {"q1": 1.0, "q2": 0.5, "q3": 0.0}
+    b = {"q3": 0.0, "q1": 0.5, "q2": 0.5}
+    c = uncertainty.compare_means(a, b)
+    assert c.difference == pytest.approx(0.5 / 3) and c.n == 3
+    with pytest.raises(ComparisonError, match="different items"):
+        uncertainty.compare_means(a, {"q1": 1.0, "q2": 0.5, "q9": 0.0})
+    with pytest.raises(ComparisonError, match="both as sequences"):
+        uncertainty.compare_means(a, [1.0, 0.5, 0.0])
+
+
+@pytest.mark.parametrize("a,b,match", [
+    ([1.0, np.nan, 0.2], [0.1, 0.2, 0.3], "non-finite"),
+    ([1.0, 0.2], [0.1, 0.2, 0.3], "has 2 scores"),
+    ([1.0], [0.1], "at least 2 items"),
+    ([[1.0, 2.0]], [[0.1, 0.2]], "one-dimensional"),
+    (["a", "b"], [0.1, 0.2], "sequence of numbers"),
+])
+def test_bad_inputs_are_named(a, b, match):
+    with pytest.raises(ComparisonError, match=match):
+        uncertainty.compare_means(a, b)
+
+
+def test_bad_settings_are_named():
+    with pytest.raises(ComparisonError, match="n_resamples"):
+        uncertainty.compare_means([1, 2, 3], [1, 2, 4], n_resamples=10)
+    with pytest.raises(ComparisonError, match="confidence"):
+        uncertainty.compare_means([1, 2, 3], [1, 2, 4], confidence=95)
+
+
+def test_compare_seeds_equals_scipy_welch_and_paired():
+    a, b = [83.1, 82.6, 83.4], [82.0, 82.9, 82.2]
+    welch = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+    c = uncertainty.compare_seeds(a, b, names=("trainer", "loop"))
+    assert (c.low, c.high) == pytest.approx((welch.low, welch.high))
+    rel = stats.ttest_rel(a, b).confidence_interval(0.95)
+    p = uncertainty.compare_seeds(a, b, paired=True)
+    assert (p.low, p.high) == pytest.approx((rel.low, rel.high))
+    lo, hi = uncertainty.seed_interval(a)
+    one = stats.ttest_1samp(a, 0).confidence_interval(0.95)
+    assert (lo, hi) == pytest.approx((one.low, one.high))
+    with pytest.raises(ComparisonError, match="at least 2 runs"):
+        uncertainty.compare_seeds([1.0], [1.0, 2.0])
+
+
+def test_spearman_interval_contains_the_estimate():
+    rng = np.random.default_rng(9)
+    gold = rng.uniform(0, 5, 120)
+    pred = gold + rng.normal(0, 1, 120)
+    lo, hi = uncertainty.spearman_interval(pred, gold)
+    assert lo < 100 * spearman(pred, gold) < hi
+    lo, hi = uncertainty.mean_interval({"a": 0.1, "b": 0.5, "c": 0.9})
+    assert 0.1 <= lo < 0.5 < hi <= 0.9
+
+
+def test_record_comparison_stores_interval_and_verdict(tmp_path, monkeypatch):
+    monkeypatch.setenv(report.ENV_METRICS, str(tmp_path / "m.json"))
+    a, b = _paired(10, shift=0.1)
+    c = uncertainty.compare_means(a, b, names=("dense", "BM25"), metric="nDCG@10", items="queries")
+    report.record_comparison("ch07.cmp.dense_vs_bm25", c)
+    entry = json.loads((tmp_path / "m.json").read_text())["ch07.cmp.dense_vs_bm25"]
+    assert entry["value"] == pytest.approx(c.difference)
+    assert entry["ci95"] == pytest.approx([c.low, c.high])
+    assert entry["verdict"] == "dense ahead" and entry["detected"] is True
+    assert entry["comparison"]["n"] == 300 and "paired bootstrap over 300 queries" in entry["comparison"]["method"]
+    with pytest.raises(report.MetricError, match="Comparison"):
+        report.record_comparison("ch07.cmp.x", (0.1, 0.0, 0.2))
+
+
+def test_record_refuses_an_interval_that_misses_its_value(tmp_path, monkeypatch):
+    monkeypatch.setenv(report.ENV_METRICS, str(tmp_path / "m.json"))
+    report.record("ch01.a.b", 0.5, ci95=(0.4, 0.6))
+    assert json.loads((tmp_path / "m.json").read_text())["ch01.a.b"]["ci95"] == [0.4, 0.6]
+    with pytest.raises(report.MetricError, match="outside its interval"):
+        report.record("ch01.a.c", 0.7, ci95=(0.4, 0.6))
+    with pytest.raises(report.MetricError, match="pair"):
+        report.record("ch01.a.d", 0.5, ci95=(0.4,))
+    with pytest.raises(report.MetricError, match="overwrite"):
+        report.record("ch01.a.e", 0.5, extra={"value": 1})
