@@ -20,6 +20,10 @@ Directives:
 ``runtime-table``
     each lesson's execution in this build (profile, device, seconds, budget, slowest cell), read from the
     executed copies;
+``comparisons-table``
+    every comparison recorded with ``report.record_comparison``: A − B, its 95 % interval, n and the verdict;
+``recorded-comparison <key>``
+    one recorded comparison written out as a sentence (the methods page's worked example);
 ``recorded-runtimes``
     runs recorded by hand-started builds on other machines (``book/runtimes.json``: e.g. the full profile on a
     CPU), each labelled with its profile and device.
@@ -178,12 +182,13 @@ class table_placeholder(nodes.General, nodes.Element):
 def _directive(kind):
     class _D(SphinxDirective):
         has_content = False
+        optional_arguments = 1
 
         def run(self):
             docs = getattr(self.env, "sbert_table_docs", set())
             docs.add(self.env.docname)
             self.env.sbert_table_docs = docs
-            return [table_placeholder(kind=kind)]
+            return [table_placeholder(kind=kind, key=self.arguments[0] if self.arguments else "")]
 
     return _D
 
@@ -270,7 +275,12 @@ def metrics_table(app, docname: str, metrics: dict) -> str:
             ref = html.escape(_fmt(e.get("ref")))
             if ref and e.get("ref_source"):
                 ref = f"{ref} <small>({html.escape(e['ref_source'])})</small>"
-            cells = [f"<code>{html.escape(key)}</code>", html.escape(_fmt(e.get("value"))), ref]
+            measured = html.escape(_fmt(e.get("value")))
+            if e.get("ci95"):
+                measured += f" <small>[{html.escape(_fmt(e['ci95'][0]))}, {html.escape(_fmt(e['ci95'][1]))}]</small>"
+            if e.get("verdict"):
+                measured += f"<br><small><em>{html.escape(e['verdict'])}</em></small>"
+            cells = [f"<code>{html.escape(key)}</code>", measured, ref]
             if multi:
                 cells.append(f"E{envs.index(_env_key(e)) + 1}")
             rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
@@ -279,6 +289,61 @@ def metrics_table(app, docname: str, metrics: dict) -> str:
     head = "".join(f"<th>{h}</th>" for h in ("figure", "measured", "reference", "env")[:ncol])
     return (STYLE + head_env + f'<table class="table sbert-table sbert-metrics"><colgroup>{cols}</colgroup>'
             f'<thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>')
+
+
+def _comparison_sentence(c: dict, digits: int) -> str:
+    return (f"{html.escape(c['a'])} − {html.escape(c['b'])} = {c['difference']:+.{digits}f}, 95 % interval "
+            f"[{c['low']:+.{digits}f}, {c['high']:+.{digits}f}]")
+
+
+def _digits(c: dict) -> int:
+    return 2 if max(abs(c["a_value"]), abs(c["b_value"])) >= 10 else 3
+
+
+def comparisons_table(app, docname: str, metrics: dict) -> str:
+    """Every recorded comparison (``report.record_comparison``): A − B, its interval, n, method, verdict."""
+    rows, chapters = [], _chapter_docs(app)
+    found = {k: e for k, e in sorted(metrics.items()) if isinstance(e.get("comparison"), dict)}
+    if not found:
+        return "<p><em>No comparisons recorded yet: run <code>make notebooks</code>, then build the book.</em></p>"
+    counts: dict[str, int] = {}
+    for e in found.values():
+        counts[e["verdict"]] = counts.get(e["verdict"], 0) + 1
+    for key, e in found.items():
+        c, ch = e["comparison"], key[2:4]
+        doc = chapters.get(ch, (None, ""))[0]
+        where = _link(app, docname, doc, f"ch. {int(ch)}") if doc else html.escape(ch)
+        d = _digits(c)
+        rows.append(f"<tr><td>{where}</td><td><code>{html.escape(key)}</code><br>{html.escape(c['metric'])}</td>"
+                    f"<td>{_comparison_sentence(c, d)}</td><td>{c['n']}</td>"
+                    f"<td><em>{html.escape(e['verdict'])}</em></td></tr>")
+    detected = sum(1 for e in found.values() if e.get("detected"))
+    head = (f"<p>{len(found)} comparisons recorded in this build ({profile_text(found)}): {detected} with a "
+            f"detected difference, {len(found) - detected} with no detectable difference.</p>")
+    cols = "".join(f'<col style="width:{w}">' for w in ("8%", "30%", "37%", "7%", "18%"))
+    return (STYLE + head + f'<table class="table sbert-table sbert-comparisons"><colgroup>{cols}</colgroup>'
+            "<thead><tr><th>lesson</th><th>comparison</th><th>A − B</th><th>n</th><th>verdict</th></tr>"
+            f'</thead><tbody>{"".join(rows)}</tbody></table>')
+
+
+def profile_text(entries: dict) -> str:
+    profiles = sorted({e.get("profile", "?") for e in entries.values()})
+    return "profile " + ", ".join(html.escape(p) for p in profiles)
+
+
+def one_comparison(app, docname: str, metrics: dict, key: str) -> str:
+    e = metrics.get(key)
+    if not e or not isinstance(e.get("comparison"), dict):
+        return (f"<p><em>The comparison <code>{html.escape(key)}</code> was not recorded in this build: run its "
+                "lesson, then build the book.</em></p>")
+    c, ch = e["comparison"], key[2:4]
+    doc = _chapter_docs(app).get(ch, (None, f"chapter {ch}"))
+    where = _link(app, docname, doc[0], doc[1]) if doc[0] else html.escape(doc[1])
+    d = _digits(c)
+    return (f"<p class='sbert-comparison'>Recorded in {where} ({html.escape(e.get('profile', '?'))} profile): "
+            f"{html.escape(c['metric'])}, {html.escape(c['a'])} {c['a_value']:.{d}f} against {html.escape(c['b'])} "
+            f"{c['b_value']:.{d}f}; {_comparison_sentence(c, d)}; n = {c['n']} ({html.escape(c['method'])}). "
+            f"Verdict: <strong>{html.escape(e['verdict'])}</strong>.</p>")
 
 
 def _slowest(nb: dict) -> tuple[float, int] | None:
@@ -356,9 +421,15 @@ def recorded_runtimes(app, docname: str) -> str:
 def _resolve(app, doctree, docname):
     for node in list(doctree.findall(table_placeholder)):
         kind = node["kind"]
-        if kind == "metrics":
+        if kind in ("metrics", "comparisons", "comparison"):
             path = Path(os.environ.get("SBERT_LESSONS_METRICS") or Path(app.srcdir) / "_build" / "metrics.json")
-            body = metrics_table(app, docname, json.loads(path.read_text()) if path.is_file() else {})
+            metrics = json.loads(path.read_text()) if path.is_file() else {}
+            if kind == "metrics":
+                body = metrics_table(app, docname, metrics)
+            elif kind == "comparisons":
+                body = comparisons_table(app, docname, metrics)
+            else:
+                body = one_comparison(app, docname, metrics, node["key"])
         elif kind == "runtimes":
             body = runtime_table(app, docname)
         else:
@@ -410,6 +481,8 @@ def setup(app):
     app.add_node(table_placeholder)
     app.add_directive("metrics-table", _directive("metrics"))
     app.add_directive("runtime-table", _directive("runtimes"))
+    app.add_directive("comparisons-table", _directive("comparisons"))
+    app.add_directive("recorded-comparison", _directive("comparison"))
     app.add_directive("recorded-runtimes", _directive("recorded"))
     app.connect("source-read", _on_source_read)
     app.connect("doctree-resolved", _resolve)
