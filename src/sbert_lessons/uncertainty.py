@@ -261,6 +261,28 @@ def compare_spearman(pred_a: Any, pred_b: Any, gold: Any, *, names: tuple[str, s
                       _method("paired bootstrap", len(g), "pairs", n_resamples, seed), confidence)
 
 
+def compare_spearman_changes(a_before: Any, a_after: Any, b_before: Any, b_after: Any, gold: Any, *,
+                             names: tuple[str, str] = ("A", "B"), metric: str = "change in STS Spearman ×100",
+                             n_resamples: int = N_RESAMPLES, seed: int = SEED,
+                             confidence: float = CONFIDENCE) -> Comparison:
+    """Paired bootstrap of a difference of changes: (A after − A before) − (B after − B before).
+
+    For "does model A lose less than model B when its embeddings are truncated?": every resample of pairs
+    recomputes all four correlations on the same pairs. The Comparison's values are the two changes."""
+    _check_settings(n_resamples, confidence)
+    from .evaluation import spearman
+
+    g = _sts_inputs(gold, a_before, a_after, b_before, b_after)
+    idx = resample_indices(len(g), n_resamples, seed)
+    boots = ((bootstrap_spearman(a_after, g, idx) - bootstrap_spearman(a_before, g, idx))
+             - (bootstrap_spearman(b_after, g, idx) - bootstrap_spearman(b_before, g, idx)))
+    low, high = percentile_interval(_spearman_samples(boots), confidence)
+    ca = 100 * (spearman(a_after, g) - spearman(a_before, g))
+    cb = 100 * (spearman(b_after, g) - spearman(b_before, g))
+    return Comparison(names[0], names[1], metric, ca, cb, ca - cb, low, high, len(g),
+                      _method("paired bootstrap", len(g), "pairs", n_resamples, seed), confidence)
+
+
 def spearman_interval(pred: Any, gold: Any, *, n_resamples: int = N_RESAMPLES, seed: int = SEED,
                       confidence: float = CONFIDENCE) -> tuple[float, float]:
     """Bootstrap percentile interval of one system's STS Spearman ×100."""

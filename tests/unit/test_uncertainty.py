@@ -172,3 +172,14 @@ def test_record_refuses_an_interval_that_misses_its_value(tmp_path, monkeypatch)
         report.record("ch01.a.d", 0.5, ci95=(0.4,))
     with pytest.raises(report.MetricError, match="overwrite"):
         report.record("ch01.a.e", 0.5, extra={"value": 1})
+
+
+def test_spearman_changes_is_a_difference_of_differences():
+    rng = np.random.default_rng(11)
+    gold = rng.uniform(0, 5, 300)
+    a0, a1 = gold + rng.normal(0, 1, 300), gold + rng.normal(0, 1.2, 300)
+    b0, b1 = gold + rng.normal(0, 1, 300), gold + rng.normal(0, 3, 300)
+    c = uncertainty.compare_spearman_changes(a0, a1, b0, b1, gold, names=("matryoshka", "shipped"))
+    expected = 100 * ((spearman(a1, gold) - spearman(a0, gold)) - (spearman(b1, gold) - spearman(b0, gold)))
+    assert c.difference == pytest.approx(expected)
+    assert c.low < c.difference < c.high and c.verdict == "matryoshka ahead"
