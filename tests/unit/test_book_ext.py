@@ -66,3 +66,38 @@ def test_a_changed_code_cell_makes_the_copy_stale(change, why):
 
 def test_no_run_record_no_note():
     assert sbert_book.provenance_note({}) == ""
+
+
+class _App:
+    class env:
+        found_docs = {"notebooks/07_semantic_search"}
+        titles: dict = {}
+
+    class builder:
+        @staticmethod
+        def get_relative_uri(fromdoc, todoc):
+            return todoc + ".html"
+
+
+def _comparison_metrics():
+    c = {"a": "dense", "b": "BM25", "metric": "nDCG@10", "a_value": 0.66, "b_value": 0.64,
+         "difference": 0.019, "low": -0.018, "high": 0.058, "n": 300,
+         "method": "paired bootstrap over 300 claims, 2000 resamples, seed 0, percentile interval",
+         "confidence": 0.95}
+    return {"ch07.cmp.dense_vs_bm25": {"value": 0.019, "ci95": [-0.018, 0.058], "profile": "smoke",
+                                       "comparison": c, "verdict": "no detectable difference", "detected": False},
+            "ch07.ndcg10.dense": {"value": 0.66, "ci95": [0.61, 0.7], "profile": "smoke"}}
+
+
+def test_comparison_tables_come_from_the_record():
+    metrics = _comparison_metrics()
+    table = sbert_book.comparisons_table(_App, "book/methods", metrics)
+    assert "1 comparisons recorded" in table and "0 with a detected difference" in table
+    assert "dense − BM25 = +0.019, 95 % interval [-0.018, +0.058]" in table
+    assert "<em>no detectable difference</em>" in table and "ch07.ndcg10.dense" not in table
+    one = sbert_book.one_comparison(_App, "book/methods", metrics, "ch07.cmp.dense_vs_bm25")
+    assert "n = 300" in one and "<strong>no detectable difference</strong>" in one
+    assert "was not recorded" in sbert_book.one_comparison(_App, "book/methods", metrics, "ch07.cmp.other")
+    assert "No comparisons recorded" in sbert_book.comparisons_table(_App, "book/methods", {})
+    figures = sbert_book.metrics_table(_App, "book/figures", metrics)
+    assert "[0.61, 0.7]" in figures and "<em>no detectable difference</em>" in figures
