@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import nbformat
 import pytest
@@ -68,15 +69,8 @@ def test_no_run_record_no_note():
     assert sbert_book.provenance_note({}) == ""
 
 
-class _App:
-    class env:
-        found_docs = {"notebooks/07_semantic_search"}
-        titles: dict = {}
-
-    class builder:
-        @staticmethod
-        def get_relative_uri(fromdoc, todoc):
-            return todoc + ".html"
+_App = SimpleNamespace(env=SimpleNamespace(found_docs={"notebooks/07_semantic_search"}, titles={}),
+                       builder=SimpleNamespace(get_relative_uri=lambda fromdoc, todoc: todoc + ".html"))
 
 
 def _comparison_metrics():
