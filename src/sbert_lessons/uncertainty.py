@@ -292,6 +292,55 @@ def spearman_interval(pred: Any, gold: Any, *, n_resamples: int = N_RESAMPLES, s
     return percentile_interval(_spearman_samples(bootstrap_spearman(pred, g, idx)), confidence)
 
 
+# ------------------------------------------------------------------ two independent groups of items
+def _independent(a: Any, b: Any, names: tuple[str, str]) -> tuple[np.ndarray, np.ndarray]:
+    if isinstance(a, Mapping):
+        a = [a[k] for k in sorted(a, key=str)]
+    if isinstance(b, Mapping):
+        b = [b[k] for k in sorted(b, key=str)]
+    xa, xb = _finite_vector(a, f"{names[0]}'s scores"), _finite_vector(b, f"{names[1]}'s scores")
+    if len(xa) < 2 or len(xb) < 2:
+        raise ComparisonError(f"each group needs at least 2 items, got {len(xa)} and {len(xb)}")
+    return xa, xb
+
+
+def compare_group_means(a: Any, b: Any, *, names: tuple[str, str] = ("A", "B"), metric: str = "mean score",
+                        items: str = "items", n_resamples: int = N_RESAMPLES, seed: int = SEED,
+                        confidence: float = CONFIDENCE) -> Comparison:
+    """mean(A) − mean(B) for two *different* sets of items (e.g. claims seen in training vs not): each
+    group is resampled on its own (an unpaired bootstrap), since no item belongs to both."""
+    _check_settings(n_resamples, confidence)
+    xa, xb = _independent(a, b, names)
+    boots = (xa[resample_indices(len(xa), n_resamples, seed)].mean(axis=1)
+             - xb[resample_indices(len(xb), n_resamples, seed + 1)].mean(axis=1))
+    low, high = percentile_interval(boots, confidence)
+    n = len(xa) + len(xb)
+    return Comparison(names[0], names[1], metric, float(xa.mean()), float(xb.mean()),
+                      float(xa.mean() - xb.mean()), low, high, n,
+                      f"unpaired bootstrap over {len(xa)} and {len(xb)} {items}, {n_resamples} resamples, "
+                      f"seed {seed}, percentile interval", confidence)
+
+
+def compare_group_spearman(pred_a: Any, gold_a: Any, pred_b: Any, gold_b: Any, *,
+                           names: tuple[str, str] = ("A", "B"), metric: str = "STS Spearman ×100",
+                           n_resamples: int = N_RESAMPLES, seed: int = SEED,
+                           confidence: float = CONFIDENCE) -> Comparison:
+    """Spearman ×100 on one set of pairs minus Spearman ×100 on another (e.g. two genres of STS-B), each
+    set resampled on its own (unpaired bootstrap)."""
+    _check_settings(n_resamples, confidence)
+    from .evaluation import spearman
+
+    ga, gb = _sts_inputs(gold_a, pred_a), _sts_inputs(gold_b, pred_b)
+    one = _spearman_samples(bootstrap_spearman(pred_a, ga, resample_indices(len(ga), n_resamples, seed)))
+    other = _spearman_samples(bootstrap_spearman(pred_b, gb, resample_indices(len(gb), n_resamples, seed + 1)))
+    m = min(len(one), len(other))  # resamples with a constant side (almost never) are dropped
+    low, high = percentile_interval(one[:m] - other[:m], confidence)
+    va, vb = 100 * spearman(pred_a, ga), 100 * spearman(pred_b, gb)
+    return Comparison(names[0], names[1], metric, va, vb, va - vb, low, high, len(ga) + len(gb),
+                      f"unpaired bootstrap over {len(ga)} and {len(gb)} pairs, {n_resamples} resamples, "
+                      f"seed {seed}, percentile interval", confidence)
+
+
 # ------------------------------------------------------------------ seeds
 def _t_quantile(confidence: float, dof: float) -> float:
     from scipy.stats import t

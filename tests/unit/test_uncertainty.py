@@ -183,3 +183,22 @@ def test_spearman_changes_is_a_difference_of_differences():
     expected = 100 * ((spearman(a1, gold) - spearman(a0, gold)) - (spearman(b1, gold) - spearman(b0, gold)))
     assert c.difference == pytest.approx(expected)
     assert c.low < c.difference < c.high and c.verdict == "matryoshka ahead"
+
+
+def test_independent_groups_match_scipy_unpaired_bootstrap():
+    rng = np.random.default_rng(12)
+    a, b = rng.uniform(0.2, 1, 80), rng.uniform(0, 0.9, 120)
+    ours = uncertainty.compare_group_means(a, b, names=("seen", "unseen"), items="claims")
+    ref = stats.bootstrap((a, b), lambda x, y, axis: x.mean(axis=axis) - y.mean(axis=axis), paired=False,
+                          vectorized=True, n_resamples=2000, method="percentile", random_state=0)
+    width = ours.high - ours.low
+    assert ours.n == 200 and "unpaired bootstrap over 80 and 120 claims" in ours.method
+    assert ours.low == pytest.approx(ref.confidence_interval.low, abs=0.06 * width)
+    assert ours.high == pytest.approx(ref.confidence_interval.high, abs=0.06 * width)
+    g1, g2 = rng.uniform(0, 5, 150), rng.uniform(0, 5, 90)
+    p1, p2 = g1 + rng.normal(0, 0.5, 150), g2 + rng.normal(0, 3, 90)
+    c = uncertainty.compare_group_spearman(p1, g1, p2, g2, names=("captions", "forums"))
+    assert c.difference == pytest.approx(100 * (spearman(p1, g1) - spearman(p2, g2)))
+    assert c.verdict == "captions ahead"
+    with pytest.raises(ComparisonError, match="at least 2 items"):
+        uncertainty.compare_group_means([1.0], [1.0, 2.0])
