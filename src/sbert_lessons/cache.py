@@ -8,7 +8,10 @@ or folder, then a rename), carry a checksum, and a corrupt entry is recomputed, 
 installed under an inter-process lock and a finished folder is never deleted or replaced, so two
 notebooks (or a notebook and a test) sharing the cache never destroy each other's work.
 
-The folder is ``$SBERT_LESSONS_CACHE`` or ``~/.cache/sbert_lessons``.
+The folder is ``$SBERT_LESSONS_CACHE`` or ``~/.cache/sbert_lessons``. A folder that exists but cannot be
+written (a teacher's prepared cache on a lab machine, a read-only shared mount) is used read-only: its
+entries are served, anything missing is computed in memory, and one notice says that nothing will be saved
+(:func:`cache_is_read_only`). ``encode(..., use_cache=False)`` never touches the folder.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 import threading
 import uuid
@@ -43,18 +47,33 @@ class CacheFolderError(RuntimeError):
 
 
 _WRITABLE: set[str] = set()
+_READ_ONLY: set[str] = set()
+_NOTICES: set[str] = set()
+
+
+def _notice(key: str, message: str) -> None:
+    """Print ``message`` to stderr once per process for ``key``."""
+    if key not in _NOTICES:
+        _NOTICES.add(key)
+        print(message, file=sys.stderr, flush=True)
+
+
+def _configured_root() -> tuple[Path, str | None]:
+    value = os.environ.get(ENV_CACHE)
+    return Path(value or Path.home() / ".cache" / "sbert_lessons").expanduser(), value
 
 
 def cache_root() -> Path:
-    """The cache folder (``$SBERT_LESSONS_CACHE`` or ``~/.cache/sbert_lessons``), created and checked writable.
+    """The cache folder (``$SBERT_LESSONS_CACHE`` or ``~/.cache/sbert_lessons``), created if missing.
 
-    Raises :class:`CacheFolderError` naming the folder when it is a file, cannot be created, or cannot
-    be written (checked once per process by creating and removing a small file).
+    Raises :class:`CacheFolderError` naming the folder when it is a file or cannot be created. A folder
+    that exists but cannot be written is returned all the same and used read-only (checked once per
+    process by creating and removing a small file): its entries are served, nothing is saved, and one
+    notice on stderr says so (see :func:`cache_is_read_only`).
     """
-    value = os.environ.get(ENV_CACHE)
-    root = Path(value or Path.home() / ".cache" / "sbert_lessons").expanduser()
+    root, value = _configured_root()
     key = str(root)
-    if key in _WRITABLE and root.is_dir():
+    if (key in _WRITABLE or key in _READ_ONLY) and root.is_dir():
         return root
     where = f"{ENV_CACHE}={value!r}" if value else f"the default cache folder {root}"
     fix = f"set {ENV_CACHE} to a folder you can write to (for example /tmp/sbert_lessons_cache)"
@@ -62,14 +81,28 @@ def cache_root() -> Path:
         raise CacheFolderError(f"{where} is a file, not a folder: {fix}")
     try:
         root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CacheFolderError(f"{where} cannot be used as the cache ({type(exc).__name__}: "
+                               f"{exc.strerror or exc}): {fix}") from exc
+    try:
         fd, probe = tempfile.mkstemp(dir=root, prefix=".write-check.", suffix=".tmp")
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise CacheFolderError(f"{where} cannot be used as the cache ({type(exc).__name__}: "
-                               f"{exc.strerror or exc}): {fix}") from exc
+        _READ_ONLY.add(key)
+        _notice(f"read-only:{key}", f"[sbert_lessons] {where} is read-only ({exc.strerror or exc}): cached "
+                f"embeddings and models found there are used, anything missing is computed in memory and "
+                f"nothing will be saved. To keep new results, {fix}.")
+        return root
     _WRITABLE.add(key)
     return root
+
+
+def cache_is_read_only() -> bool:
+    """Whether the cache folder is being used read-only (it exists but cannot be written)."""
+    root, _ = _configured_root()
+    cache_root()
+    return str(root) in _READ_ONLY
 
 
 def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
@@ -147,6 +180,18 @@ _HELD_LOCKS = threading.local()
 
 
 @contextlib.contextmanager
+def _writing(final: Path) -> Iterator[None]:
+    """Turn a failure to create ``final``'s lock or temporary folder into a :class:`CacheFolderError`
+    that names the folder (a read-only cache that does not hold ``final`` yet)."""
+    try:
+        yield
+    except OSError as exc:
+        raise CacheFolderError(f"cannot write {final.name} into {final.parent} ({type(exc).__name__}: "
+                               f"{exc.strerror or exc}): the folder is read-only and does not hold it yet; set "
+                               f"{ENV_CACHE} to a folder you can write to") from exc
+
+
+@contextlib.contextmanager
 def dir_lock(final: Path) -> Iterator[None]:
     """Hold an exclusive inter-process lock on ``final`` (a ``.<name>.lock`` file beside it).
 
@@ -167,8 +212,10 @@ def dir_lock(final: Path) -> Iterator[None]:
     except ImportError:  # pragma: no cover - not on Linux/macOS
         yield
         return
-    final.parent.mkdir(parents=True, exist_ok=True)
-    with open(final.parent / f".{final.name}.lock", "a") as lock:
+    with _writing(final):
+        final.parent.mkdir(parents=True, exist_ok=True)
+        lock = open(final.parent / f".{final.name}.lock", "a")  # noqa: SIM115 - closed by the with below
+    with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         held.add(key)
         try:
@@ -207,8 +254,9 @@ def atomic_dir(final: Path) -> Iterator[Path]:
     marker is treated as half-written and replaced.
     """
     final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp"))
+    with _writing(final):
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp"))
     try:
         yield tmp
         (tmp / COMPLETE_MARKER).write_text("ok\n")
@@ -439,7 +487,8 @@ def encode(model: Any, texts: Sequence[str], *, batch_size: int = 64, normalize:
     tokenizer, ``max_seq_length``; :func:`output_settings`), the texts' hash, the device type,
     ``normalize`` and any other keyword passed on to ``model.encode`` (``batch_size`` does not change
     the result, so it is not part of the key). A model output with NaN or infinite values raises
-    ``ValueError`` and is not cached.
+    ``ValueError`` and is not cached. With ``use_cache=False`` the cache folder is not touched at all; in
+    a read-only cache folder hits are served and misses are computed without being saved.
     """
     if isinstance(texts, str):
         raise TypeError("encode() takes a list of texts, not one string: wrap it as [text]")
@@ -452,13 +501,14 @@ def encode(model: Any, texts: Sequence[str], *, batch_size: int = 64, normalize:
     if not texts:
         raise ValueError("encode() got an empty list of texts")
     th = texts_hash(texts)  # also rejects non-strings with a clear message
-    parts = encode_key_parts(model, th, normalize, **encode_kwargs)
-    key = key_of(parts)
-    path = embeddings_path(key)
-    if use_cache and path.exists():
-        hit = _load_npy_checked(path, len(texts))
-        if hit is not None:
-            return hit
+    path = parts = None
+    if use_cache:  # use_cache=False never touches the cache folder (no folder created, no write check)
+        parts = encode_key_parts(model, th, normalize, **encode_kwargs)
+        path = embeddings_path(key_of(parts))
+        if path.exists():
+            hit = _load_npy_checked(path, len(texts))
+            if hit is not None:
+                return hit
     emb = model.encode(texts, batch_size=batch_size, normalize_embeddings=normalize,
                        convert_to_numpy=True, show_progress_bar=False, **encode_kwargs)
     emb = np.asarray(emb, dtype=np.float32)
@@ -470,8 +520,13 @@ def encode(model: Any, texts: Sequence[str], *, batch_size: int = 64, normalize:
         raise ValueError(f"{type(model).__name__}.encode returned NaN or infinite values for "
                          f"{int(bad.sum())} of {len(texts)} texts (first: text {first}, {texts[first][:60]!r}); "
                          "nothing was cached. Check the model's weights (a diverged training run?).")
-    if use_cache:
-        _save_npy(path, emb, {k: v for k, v in parts.items()} | {"n": len(texts)})
+    if use_cache and not cache_is_read_only():
+        try:
+            _save_npy(path, emb, dict(parts) | {"n": len(texts)})
+        except OSError as exc:  # a full disk, a sub-folder that cannot be written: keep the result anyway
+            _notice(f"save:{path.parent.parent}", f"[sbert_lessons] could not save embeddings under "
+                    f"{path.parent.parent} ({type(exc).__name__}: {exc.strerror or exc}); results are kept "
+                    "in memory only, and this notice is not repeated.")
     return emb
 
 
@@ -490,6 +545,8 @@ def cached_model(kind: str, key_parts: dict, train: Callable[[Path], Any]) -> Pa
     Two processes asking for the same model (two notebooks, a notebook and a test) do not both train:
     the second waits on a lock beside the folder (:func:`dir_lock`) and then uses the first one's
     result. A finished folder is never deleted or replaced, so a process reading it is never disturbed.
+    In a read-only cache folder a model found there is used; a missing one is trained into a temporary
+    folder outside the cache (removed when the process exits), once per process.
     """
     if not isinstance(kind, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", kind):
         raise ValueError(f"kind must be a short name of letters, digits, '_', '.' or '-', got {kind!r}")
@@ -500,6 +557,8 @@ def cached_model(kind: str, key_parts: dict, train: Callable[[Path], Any]) -> Pa
     final = model_dir(kind, key_parts)
     if is_complete(final):
         return final
+    if cache_is_read_only():
+        return _unsaved_model(kind, key_parts, final, train)
     with dir_lock(final):
         if is_complete(final):  # another process finished it while we waited
             return final
@@ -508,3 +567,28 @@ def cached_model(kind: str, key_parts: dict, train: Callable[[Path], Any]) -> Pa
             _atomic_write_bytes(tmp / "sbert_lessons_key.json",
                                 json.dumps(key_parts, indent=1, sort_keys=True, default=_json_default).encode())
     return final
+
+
+_UNSAVED: dict[str, Path] = {}
+
+
+def _unsaved_model(kind: str, key_parts: dict, final: Path, train: Callable[[Path], Any]) -> Path:
+    """Train into a temporary folder outside a read-only cache (kept for this process only)."""
+    if str(final) in _UNSAVED and is_complete(_UNSAVED[str(final)]):
+        return _UNSAVED[str(final)]
+    import atexit
+
+    parent = Path(tempfile.mkdtemp(prefix="sbert_lessons_unsaved_"))
+    atexit.register(shutil.rmtree, parent, True)
+    folder = parent / "models" / kind / final.name  # the same folder name as in the cache
+    folder.mkdir(parents=True)
+    try:
+        train(folder)
+        _atomic_write_bytes(folder / "sbert_lessons_key.json",
+                            json.dumps(key_parts, indent=1, sort_keys=True, default=_json_default).encode())
+        (folder / COMPLETE_MARKER).write_text("ok\n")
+    except BaseException:
+        shutil.rmtree(parent, ignore_errors=True)
+        raise
+    _UNSAVED[str(final)] = folder
+    return folder
