@@ -225,8 +225,11 @@ def scifact_train_pairs(train: data.SciFact, test: data.SciFact, n: int | None =
     df = pd.DataFrame(rows, columns=["query_id", "doc_id", "anchor", "positive"])
     df = df.sample(frac=1.0, random_state=seed).drop_duplicates("query_id").reset_index(drop=True)
     if n is not None:
-        if not (isinstance(n, int) and n >= 2):
+        if isinstance(n, bool) or not (isinstance(n, int) and n >= 2):
             raise ValueError(f"n must be None or an integer >= 2, got {n!r}")
+        if n > len(df):
+            raise ValueError(f"n={n} pairs asked for, but the train qrels give only {len(df)} (one per claim): "
+                             f"use n <= {len(df)}, or None for all")
         df = df.iloc[:n].reset_index(drop=True)
     return df
 
@@ -264,6 +267,8 @@ def delete_noise(text: str, del_ratio: float = 0.6, rng: np.random.Generator | N
         raise TypeError(f"text must be a string, got {type(text).__name__}")
     if not (isinstance(del_ratio, (int, float)) and 0 <= del_ratio < 1):
         raise ValueError(f"del_ratio must be in [0, 1), got {del_ratio!r}")
+    if rng is not None and not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy Generator (np.random.default_rng(seed)), got {type(rng).__name__}")
     words = _TOKEN.findall(text)
     if not words:
         return text
@@ -277,6 +282,8 @@ def delete_noise(text: str, del_ratio: float = 0.6, rng: np.random.Generator | N
 def tsdae_pairs(texts: list[str], del_ratio: float = 0.6, seed: int = 0) -> tuple[list[str], list[str]]:
     """(damaged, original) pairs for ``DenoisingAutoEncoderLoss``, with a seeded :func:`delete_noise`."""
     texts = _texts(texts, "texts")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     rng = np.random.default_rng(seed)
     return [delete_noise(t, del_ratio, rng) for t in texts], list(texts)
 
@@ -356,12 +363,14 @@ def mine_hard_negatives(query_emb: Any, doc_emb: Any, doc_ids: list[str], positi
     The library's ``util.mine_hard_negatives`` does the same with ``range_min``; this version works on
     embeddings that are already cached instead of encoding the corpus again.
     """
-    doc_ids = list(doc_ids)
+    doc_ids = _ids(doc_ids, "doc_ids")
+    positives = _positive_sets(positives)
     if len(positives) != len(np.asarray(query_emb)):
         raise ValueError(f"{len(positives)} positive sets for {len(np.asarray(query_emb))} queries")
     if len(doc_ids) != len(np.asarray(doc_emb)):
         raise ValueError(f"{len(doc_ids)} document ids for {len(np.asarray(doc_emb))} embeddings")
-    if not (isinstance(skip, int) and skip >= 0 and isinstance(n, int) and n >= 1):
+    if isinstance(skip, bool) or isinstance(n, bool) or not (isinstance(skip, int) and skip >= 0
+                                                            and isinstance(n, int) and n >= 1):
         raise ValueError(f"skip must be >= 0 and n >= 1 (integers), got skip={skip!r}, n={n!r}")
     idx = _topk(query_emb, doc_emb, len(doc_ids))
     out = []
@@ -373,10 +382,38 @@ def mine_hard_negatives(query_emb: Any, doc_emb: Any, doc_ids: list[str], positi
     return out
 
 
+def _ids(ids: Any, what: str) -> list:
+    if isinstance(ids, (str, bytes)) or not hasattr(ids, "__iter__"):
+        raise TypeError(f"{what} must be a list of ids, got {type(ids).__name__}")
+    ids = list(ids)
+    seen: dict[Any, int] = {}
+    for i, d in enumerate(ids):
+        if d in seen:
+            raise ValueError(f"{what}: id {d!r} appears twice (positions {seen[d]} and {i}); ids must be unique")
+        seen[d] = i
+    return ids
+
+
+def _positive_sets(positives: Any) -> list:
+    """One collection of gold ids per query; a bare string is refused (``"d1" in "d12"`` is a substring
+    test, not a set membership)."""
+    if isinstance(positives, (str, bytes)) or not hasattr(positives, "__iter__"):
+        raise TypeError(f"positives must be a list with one set of ids per query, got {type(positives).__name__}")
+    positives = list(positives)
+    for i, p in enumerate(positives):
+        if isinstance(p, (str, bytes)) or not hasattr(p, "__contains__") or not hasattr(p, "__iter__"):
+            raise TypeError(f"positives[{i}] must be a set of ids, got {type(p).__name__} {p!r}: wrap one id as "
+                            "{id}")
+    return positives
+
+
 def silver_candidates(query_emb: Any, doc_emb: Any, k: int) -> list[list[int]]:
     """AugSBERT's sampling: for each query, the indices of its ``k`` best-ranked documents (no labels used)."""
-    if not (isinstance(k, int) and k >= 1):
+    if isinstance(k, bool) or not (isinstance(k, int) and k >= 1):
         raise ValueError(f"k must be a positive integer, got {k!r}")
+    n_docs = len(np.asarray(doc_emb))
+    if k > n_docs:
+        raise ValueError(f"k={k} candidates per query asked for, but there are only {n_docs} documents")
     return _topk(query_emb, doc_emb, k).tolist()
 
 
@@ -384,12 +421,17 @@ def teacher_agreement(scores: list[list[float]], candidates: list[list[str]], po
                       ) -> dict[str, float]:
     """How often a scorer ranks a gold abstract first among the candidates, over the queries that have
     one among them: ``{"top1": share, "n": queries}``. Used to judge a teacher before trusting it."""
+    positives = _positive_sets(positives)
     if not (len(scores) == len(candidates) == len(positives)):
         raise ValueError("scores, candidates and positives must have one entry per query")
     hits = n = 0
-    for s, c, p in zip(scores, candidates, positives):
+    for qi, (s, c, p) in enumerate(zip(scores, candidates, positives)):
         if len(s) != len(c):
             raise ValueError(f"{len(s)} scores for {len(c)} candidates")
+        s = np.asarray(s, dtype=float)
+        if not np.isfinite(s).all():  # argmax would pick the first NaN as the "best" candidate
+            bad = int(np.flatnonzero(~np.isfinite(s))[0])
+            raise ValueError(f"query {qi}: the score of candidate {c[bad]!r} is {s[bad]}; scores must be finite")
         if not any(d in p for d in c):
             continue
         n += 1
@@ -422,8 +464,14 @@ def fit_with_loss(model: Any, loss: Any, columns: list[list[str]], recipe: train
         raise ValueError("need at least two training examples")
     if labels is not None and len(labels) != n:
         raise ValueError(f"{len(labels)} labels for {n} examples")
+    if labels is not None:
+        bad = np.flatnonzero(~np.isfinite(np.asarray(labels, dtype=float)))
+        if bad.size:
+            raise ValueError(f"label {bad[0]} is {labels[bad[0]]}; training labels must be finite numbers")
     if probe is not None and not callable(probe):
         raise TypeError(f"probe must be callable as probe(step), got {type(probe).__name__}")
+    if any(isinstance(t, bool) or not isinstance(t, (int, np.integer)) for t in probe_steps):
+        raise TypeError(f"probe_steps must be integers (update indices), got {tuple(probe_steps)!r}")
     watch = set(probe_steps) if probe is not None else set()
 
     def look(step: int) -> None:
@@ -512,10 +560,23 @@ def _base_model(max_length: int, device: str):
 
 def with_max_length(model: Any, max_length: int):
     """Set ``model.max_seq_length`` (it is part of every embedding-cache key) and return the model."""
-    if not (isinstance(max_length, int) and max_length >= 8):
+    if isinstance(max_length, bool) or not (isinstance(max_length, int) and max_length >= 8):
         raise ValueError(f"max_length must be an integer >= 8, got {max_length!r}")
+    positions = _position_limit(model)
+    if positions is not None and max_length > positions:
+        raise ValueError(f"max_length={max_length} is more than the model has position embeddings for "
+                         f"({positions}): encoding would fail inside the transformer; use at most {positions}")
     model.max_seq_length = max_length
     return model
+
+
+def _position_limit(model: Any) -> int | None:
+    """``max_position_embeddings`` of a SentenceTransformer's transformer, or None when it cannot be read."""
+    try:
+        value = model[0].auto_model.config.max_position_embeddings
+    except (AttributeError, IndexError, KeyError, TypeError):
+        return None
+    return value if isinstance(value, int) and value > 0 else None
 
 
 def _build_loss(variant: str, model: Any):
@@ -555,6 +616,8 @@ _LAST_SECONDS: dict[str, float] = {}
 
 def last_training_seconds(variant: str) -> float | None:
     """Seconds the last training of ``variant`` took in this process (None if loaded from the cache)."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; use one of {', '.join(VARIANTS)}")
     return _LAST_SECONDS.get(variant)
 
 
@@ -568,8 +631,12 @@ def _check_columns(variant: str, columns: list[list[str]], labels: list[float] |
         _texts(c, f"{variant} training column")
     if (variant == "augsbert") != (labels is not None):
         raise ValueError("augsbert needs labels (silver scores in [0, 1]); the other variants take none")
-    if labels is not None and not all(0.0 <= float(x) <= 1.0 for x in labels):
-        raise ValueError("silver labels must lie in [0, 1]")
+    if labels is not None:
+        if len(labels) != len(columns[0]):
+            raise ValueError(f"{len(labels)} labels for {len(columns[0])} training pairs")
+        bad = [i for i, x in enumerate(labels) if not 0.0 <= float(x) <= 1.0]
+        if bad:
+            raise ValueError(f"silver labels must lie in [0, 1]; label {bad[0]} is {labels[bad[0]]}")
 
 
 def train_variant(variant: str, columns: list[list[str]], profile: Profile | str | None = None,

@@ -16,6 +16,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -43,24 +45,35 @@ def _as_matrix(x: Any, what: str = "embeddings") -> np.ndarray:
     """A finite float (n, d) array with n >= 1; a clear error otherwise."""
     if x is None:
         raise TypeError(f"{what} must be an (n, d) array, got None")
-    arr = np.asarray(x, dtype=np.float64)
+    if hasattr(x, "detach"):  # a torch tensor
+        x = x.detach().to("cpu").numpy()
+    try:
+        arr = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{what} must be a numeric (n, d) array, got {type(x).__name__}") from None
     if arr.ndim != 2:
         raise ValueError(f"{what} must be a 2-D (n, d) array, got shape {arr.shape}")
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ValueError(f"{what} is empty (shape {arr.shape}): there is nothing to cluster")
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{what} holds NaN or infinite values")
+    bad = np.flatnonzero(~np.isfinite(arr).all(axis=1))
+    if bad.size:
+        raise ValueError(f"{what} holds NaN or infinite values, first in row {bad[0]} ({bad.size} row(s))")
     return arr
 
 
 def unit_rows(x: Any, what: str = "embeddings") -> np.ndarray:
     """Rows scaled to length 1; a zero row raises (it has no direction, so no cosine)."""
     arr = _as_matrix(x, what)
-    norms = np.linalg.norm(arr, axis=1)
-    zero = np.flatnonzero(norms < 1e-12)
+    with np.errstate(over="ignore", under="ignore"):  # detected below, and then scaled
+        norms = np.linalg.norm(arr, axis=1)
+    if ((norms > 1e-150) & (norms < 1e150)).all():  # the square sums neither overflow nor underflow
+        return arr / norms[:, None]
+    peak = np.abs(arr).max(axis=1)  # rows of extreme magnitude: scale by the largest entry first
+    zero = np.flatnonzero(peak == 0)
     if zero.size:
         raise ValueError(f"{what}: {zero.size} zero-length row(s), first at {zero[0]}; drop them first")
-    return arr / norms[:, None]
+    arr = arr / peak[:, None]
+    return arr / np.linalg.norm(arr, axis=1)[:, None]
 
 
 def _check_k(k: Any, n: int) -> int:
@@ -78,12 +91,32 @@ def kmeans(x: Any, k: int, *, seed: int = 0, n_init: int = 10, normalize: bool =
     """k-means labels (``int`` array of length n). Rows are L2-normalised first unless ``normalize=False``."""
     from sklearn.cluster import KMeans
 
+    if not isinstance(normalize, (bool, np.bool_)):
+        raise TypeError(f"normalize must be True or False, got {normalize!r}")
     arr = unit_rows(x) if normalize else _as_matrix(x)
     k = _check_k(k, arr.shape[0])
     if isinstance(n_init, bool) or not isinstance(n_init, (int, np.integer)) or n_init < 1:
         raise ValueError(f"n_init must be a positive integer, got {n_init!r}")
+    _check_seed(seed)
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
     model = KMeans(n_clusters=k, random_state=seed, n_init=int(n_init))
-    return model.fit_predict(arr).astype(np.int64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # too few distinct points: refused below instead
+        labels = model.fit_predict(arr).astype(np.int64)
+    found = len(np.unique(labels))
+    if found < k:  # scikit-learn returns fewer clusters than asked for (with a warning only)
+        distinct = len(np.unique(arr, axis=0))
+        raise ValueError(f"k={k} clusters asked for, but k-means found only {found}: the {arr.shape[0]} points "
+                         f"hold only {distinct} distinct {'directions' if normalize else 'vectors'}")
+    return labels
+
+
+def _check_seed(seed: Any) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
 
 
 def agglomerative(x: Any, k: int, *, linkage: str = "average") -> np.ndarray:
@@ -107,11 +140,23 @@ def agglomerative(x: Any, k: int, *, linkage: str = "average") -> np.ndarray:
 def _as_labels(a: Any, what: str) -> np.ndarray:
     if isinstance(a, str):
         raise TypeError(f"{what} must be a sequence of labels, not one string")
-    arr = np.asarray(list(a) if not isinstance(a, np.ndarray) else a)
+    if a is None or not hasattr(a, "__iter__"):
+        raise TypeError(f"{what} must be a sequence of labels, got {type(a).__name__}")
+    items = a.tolist() if isinstance(a, np.ndarray) else list(a)
+    arr = np.asarray(a if isinstance(a, np.ndarray) else items)
     if arr.ndim != 1:
         raise ValueError(f"{what} must be 1-D, got shape {arr.shape}")
     if arr.size == 0:
         raise ValueError(f"{what} is empty")
+    missing = [i for i, v in enumerate(items) if v is None or (isinstance(v, float) and math.isnan(v))]
+    if missing:
+        raise ValueError(f"{what} has a missing label (None or NaN) at position {missing[0]} "
+                         f"({len(missing)} in all): label every point, or drop the unlabelled ones")
+    kinds = {"text" if isinstance(v, (str, bytes)) else "number" if isinstance(v, numbers.Number)
+             else type(v).__name__ for v in items}
+    if len(kinds) > 1:  # numpy would turn [1, "1"] into two equal strings, or sort them and fail
+        raise TypeError(f"{what} mixes label types ({', '.join(sorted(kinds))}): 1 and '1' would be "
+                        "confused; use one type")
     return arr
 
 
@@ -180,14 +225,25 @@ def silhouette_sweep(x: Any, ks: Sequence[int], *, method: str = "kmeans", seed:
     arr = unit_rows(x)
     if method not in ("kmeans", "agglomerative"):
         raise ValueError(f"method must be 'kmeans' or 'agglomerative', got {method!r}")
+    if isinstance(ks, (int, np.integer)):
+        raise TypeError(f"ks must be a list of cluster counts, got the single number {ks}: wrap it as [{ks}]")
     ks = list(ks)
     if not ks:
         raise ValueError("ks is empty: give at least one cluster count")
-    if labels_true is not None and len(labels_true) != arr.shape[0]:
-        raise ValueError(f"{len(labels_true)} labels for {arr.shape[0]} points")
+    if len(set(ks)) != len(ks):
+        raise ValueError(f"ks lists a cluster count twice: {ks}")
+    if arr.shape[0] < 3:
+        raise ValueError(f"the silhouette needs at least 3 points (2 <= k < n), got {arr.shape[0]}")
+    if labels_true is not None:
+        labels_true = _as_labels(labels_true, "labels_true")
+        if labels_true.size != arr.shape[0]:
+            raise ValueError(f"{labels_true.size} labels for {arr.shape[0]} points")
     rows = []
     for k in ks:
-        k = _check_k(k, arr.shape[0] - 1 if arr.shape[0] > 2 else arr.shape[0])  # silhouette needs k < n
+        k = _check_k(k, arr.shape[0])
+        if k >= arr.shape[0]:
+            raise ValueError(f"k={k} must not exceed {arr.shape[0] - 1}: the silhouette needs fewer clusters "
+                             f"than points ({arr.shape[0]})")
         labels = kmeans(arr, k, seed=seed, n_init=n_init) if method == "kmeans" else agglomerative(arr, k)
         row = {"k": k, "silhouette": float(silhouette_score(arr, labels, metric="cosine"))}
         if labels_true is not None:
@@ -205,7 +261,12 @@ def communities(x: Any, *, threshold: float = 0.75, min_size: int = 10) -> list[
     from sentence_transformers.util import community_detection
 
     arr = _as_matrix(x)
-    if not (isinstance(threshold, (int, float)) and -1.0 <= float(threshold) <= 1.0):
+    unit = unit_rows(arr)  # a zero row has no cosine (the library would give it NaN similarities): refused
+    with np.errstate(over="ignore", under="ignore"):
+        norms = np.linalg.norm(arr, axis=1)
+    if not ((norms > 1e-15) & (norms < 1e15)).all():  # float32 would lose such rows: pass their directions
+        arr = unit
+    if isinstance(threshold, bool) or not (isinstance(threshold, (int, float)) and -1.0 <= float(threshold) <= 1.0):
         raise ValueError(f"threshold is a cosine and must lie in [-1, 1], got {threshold!r}")
     if isinstance(min_size, bool) or not isinstance(min_size, (int, np.integer)) or min_size < 1:
         raise ValueError(f"min_size must be a positive integer, got {min_size!r}")
@@ -253,5 +314,8 @@ def expected_ari_of_random(labels_true: Any, k: int, seed: int = 0, repeats: int
     """The mean ARI of ``repeats`` uniformly random partitions into ``k`` clusters (close to 0)."""
     a = _as_labels(labels_true, "labels_true")
     k = _check_k(k, a.size)
+    _check_seed(seed)
+    if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer)) or repeats < 1:
+        raise ValueError(f"repeats must be a positive integer, got {repeats!r}")
     rng = np.random.default_rng(seed)
     return float(np.mean([adjusted_rand_index(a, rng.integers(0, k, size=a.size)) for _ in range(repeats)]))
