@@ -77,8 +77,13 @@ def peak_memory_mb(hub_id: str, kind: str, texts: list[str], batch_size: int = 3
     """
     if kind not in _LOADERS:
         raise ValueError(f"kind must be one of {', '.join(_LOADERS)}, got {kind!r}")
+    if not isinstance(hub_id, str) or not hub_id:
+        raise TypeError(f"hub_id must be a model name (a non-empty string), got {hub_id!r}")
     if isinstance(texts, str) or not texts or not all(isinstance(t, str) for t in texts):
         raise ValueError("texts must be a non-empty list of strings")
+    for name, value in (("batch_size", batch_size), ("timeout", timeout)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
     load = _LOADERS[kind].format(hub=hub_id)
     code = f"{load}\nm.encode({list(texts)!r}, batch_size={int(batch_size)})"
     peak = _run_rss(code, timeout)
@@ -86,11 +91,27 @@ def peak_memory_mb(hub_id: str, kind: str, texts: list[str], batch_size: int = 3
     return {"peak": peak, "baseline": base, "model": peak - base}
 
 
-def _unit(x: np.ndarray) -> np.ndarray:
-    n = np.linalg.norm(x, axis=1, keepdims=True)
-    if (n < 1e-12).any():
-        raise ValueError("a zero-length embedding has no direction (cosine undefined)")
-    return x / n
+def _unit(x: np.ndarray, what: str = "embeddings") -> np.ndarray:
+    """Rows of a finite float64 array scaled to length 1. Each row is first divided by its largest
+    absolute value, so that rows of any magnitude (1e-200, 1e200) keep their direction; an all-zero
+    row has none and is refused by its number."""
+    peak = np.abs(x).max(axis=1, keepdims=True)
+    zero = np.flatnonzero(peak[:, 0] == 0)
+    if zero.size:
+        raise ValueError(f"{what}: row {zero[0]} is a zero-length embedding ({zero.size} such row(s)); it has "
+                         "no direction, so its cosine is undefined")
+    with np.errstate(over="ignore", under="ignore"):  # detected below, and then scaled
+        n = np.linalg.norm(x, axis=1, keepdims=True)
+    if ((n > 1e-150) & (n < 1e150)).all():  # no overflow or underflow in the square sums: the plain path
+        return x / n
+    y = x / peak
+    return y / np.linalg.norm(y, axis=1, keepdims=True)
+
+
+def _finite(x: np.ndarray, what: str) -> None:
+    bad = np.flatnonzero(~np.isfinite(x).all(axis=1))
+    if bad.size:
+        raise ValueError(f"{what}: row {bad[0]} holds NaN or infinite values ({bad.size} such row(s))")
 
 
 def mean_random_cosine(emb: Any, n_pairs: int = 10_000, seed: int = 0) -> float:
@@ -98,10 +119,11 @@ def mean_random_cosine(emb: Any, n_pairs: int = 10_000, seed: int = 0) -> float:
     x = np.asarray(emb, dtype=np.float64)
     if x.ndim != 2 or x.shape[0] < 2:
         raise ValueError(f"need an (n, d) array with at least 2 rows, got shape {x.shape}")
-    if not np.isfinite(x).all():
-        raise ValueError("embeddings hold NaN or infinite values")
+    _finite(x, "embeddings")
     if isinstance(n_pairs, bool) or not isinstance(n_pairs, (int, np.integer)) or n_pairs < 1:
         raise ValueError(f"n_pairs must be a positive integer, got {n_pairs!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     rng = np.random.default_rng(seed)
     i = rng.integers(0, len(x), size=n_pairs)
     j = (i + rng.integers(1, len(x), size=n_pairs)) % len(x)  # never i itself
@@ -114,20 +136,45 @@ def centre(emb: Any, mean: Any = None) -> np.ndarray:
     x = np.asarray(emb, dtype=np.float64)
     if x.ndim != 2 or x.shape[0] == 0:
         raise ValueError(f"need a non-empty (n, d) array, got shape {x.shape}")
+    _finite(x, "embeddings")
     mu = x.mean(axis=0) if mean is None else np.asarray(mean, dtype=np.float64)
     if mu.shape != (x.shape[1],):
         raise ValueError(f"mean has shape {mu.shape}, expected ({x.shape[1]},)")
-    return (x - mu).astype(np.float32)
+    if not np.isfinite(mu).all():
+        raise ValueError("the mean vector holds NaN or infinite values" if mean is not None else
+                         "the mean of the embeddings overflows (values too large)")
+    out = x - mu
+    big = np.flatnonzero(~(np.abs(out) <= np.finfo(np.float32).max).all(axis=1))
+    if big.size:
+        raise ValueError(f"centred row {big[0]} exceeds the float32 range (values up to "
+                         f"{np.abs(out[big[0]]).max():.3g}): rescale the embeddings first")
+    return out.astype(np.float32)
 
 
 def score_agreement(query: Any, candidates: Any) -> dict[str, Any]:
     """Rank ``candidates`` for ``query`` by cosine and by dot product; report both and whether the top
-    candidate is the same."""
-    q = np.asarray(query, dtype=np.float64).reshape(-1)
+    candidate is the same.
+
+    A candidate row (or query) that is all zeros has no cosine and one with NaN or infinite values no
+    score at all: both are refused with the row's number rather than reported as the winner. Ties go to
+    the lower row number.
+    """
+    q = np.asarray(query, dtype=np.float64)
+    if q.ndim == 2 and q.shape[0] == 1:
+        q = q[0]
+    if q.ndim != 1 or q.shape[0] == 0:
+        raise ValueError(f"query must be one vector (d,), got shape {q.shape}")
     c = np.asarray(candidates, dtype=np.float64)
     if c.ndim != 2 or c.shape[1] != q.shape[0] or c.shape[0] == 0:
         raise ValueError(f"candidates must be (n, {q.shape[0]}), got shape {c.shape}")
-    dot = c @ q
-    cos = dot / (np.linalg.norm(c, axis=1) * np.linalg.norm(q))
+    _finite(q[None, :], "query")
+    _finite(c, "candidates")
+    qu = _unit(q[None, :], "query")[0]
+    cos = _unit(c, "candidates") @ qu
+    with np.errstate(over="ignore", invalid="ignore"):
+        dot = c @ q
+    if not np.isfinite(dot).all():
+        raise ValueError(f"the dot product of candidate row {int(np.flatnonzero(~np.isfinite(dot))[0])} with "
+                         "the query overflows float64 (vectors too long to compare by dot product)")
     return {"cosine": cos, "dot": dot, "top_cosine": int(cos.argmax()), "top_dot": int(dot.argmax()),
             "same_top": bool(cos.argmax() == dot.argmax())}

@@ -6,9 +6,10 @@ A sentence-transformers model reads at most ``max_seq_length`` tokens (256 for a
 would need, :func:`tail_is_ignored` proves that words past the limit leave the embedding unchanged,
 :func:`tail_text` returns the part of a text the model never reads, and :func:`chunk_and_pool` encodes
 a long text as the mean of its chunks' embeddings. Chunks are runs of whole sentences (or, for a sentence
-longer than a chunk, of whole words) that fit the limit; in the default ``"window"`` mode the first chunk
-is exactly what the model reads anyway (the text cut at the limit), so the ordinary, cached embedding of
-the whole text is reused and only the unread tail costs new encoding.
+longer than a chunk, of whole words; a single word longer than a chunk is cut between its tokens) that fit
+the limit, so that every token of the text is read by the model in some chunk; in the default ``"window"``
+mode the first chunk is exactly what the model reads anyway (the text cut at the limit), so the ordinary,
+cached embedding of the whole text is reused and only the unread tail costs new encoding.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ def _counter(model: Any) -> Callable[[list[str]], list[int]]:
     tok = getattr(model, "tokenizer", None)
     if tok is None:
         raise TypeError(f"{type(model).__name__} has no tokenizer: cannot count its tokens")
+    if not hasattr(tok, "encode_batch") and not callable(tok):
+        raise TypeError(f"{type(model).__name__}.tokenizer ({type(tok).__name__}) is neither a Hugging Face "
+                        "tokenizer nor a tokenizers.Tokenizer: cannot count its tokens")
     if hasattr(tok, "encode_batch"):  # tokenizers.Tokenizer
         return lambda ts: [len(e.ids) for e in tok.encode_batch(ts, add_special_tokens=False)]
     return lambda ts: [len(ids) for ids in tok(ts, add_special_tokens=False)["input_ids"]]
@@ -51,6 +55,26 @@ def _limit(model: Any) -> int:
     limit = getattr(model, "max_seq_length", None)
     if not isinstance(limit, int) or limit < 3:
         raise TypeError(f"{type(model).__name__} has no usable max_seq_length ({limit!r})")
+    return limit
+
+
+def _window(model: Any, max_tokens: Any, *, at_most_model: bool = False) -> int:
+    """``max_tokens`` (default: the model's ``max_seq_length``) checked: an integer >= 3, and with
+    ``at_most_model`` no larger than what the model reads."""
+    if max_tokens is None:
+        return _limit(model)
+    if isinstance(max_tokens, bool) or not isinstance(max_tokens, (int, np.integer)):
+        raise TypeError(f"max_tokens must be an integer (tokens per chunk), got {type(max_tokens).__name__} "
+                        f"{max_tokens!r}")
+    limit = int(max_tokens)
+    if limit < 3:
+        raise ValueError(f"max_tokens must be at least 3 ([CLS], [SEP] and one token), got {limit}")
+    if at_most_model and limit > _limit(model):
+        raise ValueError(
+            f"max_tokens={limit} is larger than the model's max_seq_length={_limit(model)}: the model would "
+            f"read only the first {_limit(model)} tokens of each chunk and silently drop the rest. Use "
+            f"max_tokens <= {_limit(model)}, or raise model.max_seq_length first (if its position "
+            "embeddings allow it).")
     return limit
 
 
@@ -73,9 +97,7 @@ def tail_text(model: Any, text: str, max_tokens: int | None = None) -> str:
     whole text is read."""
     if not isinstance(text, str):
         raise TypeError(f"text must be a string, got {type(text).__name__}")
-    limit = _limit(model) if max_tokens is None else int(max_tokens)
-    if limit < 3:
-        raise ValueError(f"max_tokens must be at least 3 ([CLS], [SEP] and one token), got {limit}")
+    limit = _window(model, max_tokens)
     offsets = _offsets(model, text)
     if len(offsets) <= limit - 2:
         return ""
@@ -99,10 +121,35 @@ def tail_is_ignored(model: Any, text: str, tail: str) -> dict[str, Any]:
             "fills_window": n >= _limit(model)}
 
 
-def _split_words(sentence: str, budget: int, count: Callable[[list[str]], list[int]]) -> list[str]:
+def _split_words(model: Any, sentence: str, budget: int, count: Callable[[list[str]], list[int]]) -> list[str]:
     words = sentence.split()
-    # a single word longer than the budget stays whole: the model truncates it
-    return _pack(words, count(words), budget)
+    pieces: list[str] = []
+    for w, n in zip(words, count(words)):
+        pieces += [w] if n <= budget else _split_word(model, w, budget, count)
+    return _pack(pieces, count(pieces), budget)
+
+
+def _split_word(model: Any, word: str, budget: int, count: Callable[[list[str]], list[int]]) -> list[str]:
+    """Cut one word longer than ``budget`` tokens between its tokens into pieces that each fit (a long
+    URL, a chemical name): otherwise the model would read its first ``budget`` tokens only."""
+    starts = [a for a, _ in _offsets(model, word)]
+    if not starts:
+        return [word]
+    starts[0] = 0
+    out, i = [], 0
+    while i < len(starts):
+        j = min(i + budget, len(starts))
+        while True:  # a piece re-tokenised on its own may need more tokens: shrink until it fits
+            piece = word[starts[i]:starts[j] if j < len(starts) else len(word)]
+            if count([piece])[0] <= budget:
+                break
+            if j - i == 1:
+                raise ValueError(f"max_tokens leaves room for {budget} token(s), but {piece!r} (part of the "
+                                 f"word {word[:40]!r}) needs {count([piece])[0]}: use a larger max_tokens")
+            j = i + (j - i) // 2
+        out.append(piece)
+        i = j
+    return out
 
 
 def _pack(pieces: list[str], sizes: list[int], budget: int) -> list[str]:
@@ -122,20 +169,23 @@ def _pack(pieces: list[str], sizes: list[int], budget: int) -> list[str]:
 
 def chunk_text(model: Any, text: str, max_tokens: int | None = None) -> list[str]:
     """Split ``text`` into consecutive chunks of whole sentences that each fit ``max_tokens`` tokens
-    ([CLS] and [SEP] included; default: the model's ``max_seq_length``). A text that fits is one chunk."""
+    ([CLS] and [SEP] included; default: the model's ``max_seq_length``). A text that fits is one chunk.
+
+    A sentence longer than a chunk is cut between words, and a word longer than a chunk between its
+    tokens, so that every token of the text is in some chunk. This only splits text: ``max_tokens`` may
+    exceed the model's limit here (:func:`chunk_and_pool`, which encodes the chunks, refuses that).
+    """
     if not isinstance(text, str):
         raise TypeError(f"text must be a string, got {type(text).__name__}")
     if not text.strip():
         raise ValueError("cannot chunk an empty text")
-    limit = _limit(model) if max_tokens is None else int(max_tokens)
-    if limit < 3:
-        raise ValueError(f"max_tokens must be at least 3 ([CLS], [SEP] and one token), got {limit}")
+    limit = _window(model, max_tokens)
     budget = limit - 2
     count = _counter(model)
     sentences = [s for s in _SENTENCE_END.split(text.strip()) if s]
     pieces: list[str] = []
     for s, n in zip(sentences, count(sentences)):
-        pieces += [s] if n <= budget else _split_words(s, budget, count)
+        pieces += [s] if n <= budget else _split_words(model, s, budget, count)
     return _pack(pieces, count(pieces), budget)
 
 
@@ -153,6 +203,13 @@ def chunk_and_pool(model: Any, texts: Sequence[str], *, max_tokens: int | None =
     By default every chunk weighs the same; in window mode ``head_weight`` (between 0 and 1) gives the
     first window that share of the vector and the tail chunks the rest, split equally.
     Returns the ``(n, dim)`` embeddings and the number of chunks of each text.
+
+    ``max_tokens`` (default: the model's ``max_seq_length``) larger than the model's ``max_seq_length`` is
+    an error, not clamped: the chunks would be longer than the model reads, so their tails would be
+    dropped without a word (the very problem chunking exists to solve), and quietly using a smaller
+    window instead would give other vectors than the ones asked for. The error says both remedies: a
+    smaller ``max_tokens``, or a larger ``model.max_seq_length``. Every token of every text is read by the
+    model in some chunk (a word longer than a chunk is cut between its tokens, see :func:`chunk_text`).
     """
     texts = _texts(texts)
     if mode not in ("window", "sentences"):
@@ -160,11 +217,14 @@ def chunk_and_pool(model: Any, texts: Sequence[str], *, max_tokens: int | None =
     if head_weight is not None:
         if mode != "window":
             raise ValueError("head_weight applies to mode='window' only (the head is the model's own window)")
-        if not (isinstance(head_weight, (int, float)) and 0.0 < float(head_weight) < 1.0):
+        if isinstance(head_weight, bool) or not (isinstance(head_weight, (int, float))
+                                                 and 0.0 < float(head_weight) < 1.0):
             raise ValueError(f"head_weight must lie strictly between 0 and 1, got {head_weight!r}")
     if encode is None:
         from .cache import encode
-    limit = _limit(model) if max_tokens is None else int(max_tokens)
+    elif not callable(encode):
+        raise TypeError(f"encode must be a function encode(model, texts), got {type(encode).__name__}")
+    limit = _window(model, max_tokens, at_most_model=True)
     lengths = token_lengths(model, texts)
     fits = lengths <= limit
     chunks: list[list[str]] = []
@@ -179,17 +239,24 @@ def chunk_and_pool(model: Any, texts: Sequence[str], *, max_tokens: int | None =
     # texts whose ordinary embedding is used: every text that fits, and every text in window mode
     use_base = [i for i in range(len(texts)) if fits[i] or mode == "window"]
     if base_embeddings is not None:
-        base = np.asarray(base_embeddings, dtype=np.float32)
-        if base.ndim != 2 or base.shape[0] != len(texts):
-            raise ValueError(f"base_embeddings has shape {base.shape}, expected ({len(texts)}, dim)")
+        base = _rows(base_embeddings, len(texts), "base_embeddings", f"({len(texts)}, dim)")
+        _finite_rows(base[use_base], "base_embeddings", use_base)
     elif use_base:
-        emb = np.asarray(encode(model, [texts[i] for i in use_base]), dtype=np.float32)
+        emb = _rows(encode(model, [texts[i] for i in use_base]), len(use_base), "the encoded texts",
+                    f"({len(use_base)}, dim)")
+        _finite_rows(emb, "the encoded texts", use_base)
         base = np.zeros((len(texts), emb.shape[1]), dtype=np.float32)
         base[use_base] = emb
     else:
         base = None
     flat = [c for cs in chunks for c in cs]
-    chunk_emb = np.asarray(encode(model, flat), dtype=np.float32) if flat else None
+    chunk_emb = None
+    if flat:
+        chunk_emb = _rows(encode(model, flat), len(flat), "the encoded chunks", f"({len(flat)}, dim)")
+        _finite_rows(chunk_emb, "the encoded chunks", range(len(flat)))
+        if base is not None and chunk_emb.shape[1] != base.shape[1]:
+            raise ValueError(f"base_embeddings have {base.shape[1]} dimensions but the model's chunk embeddings "
+                             f"{chunk_emb.shape[1]}: were they made by another model?")
     dim = (base if base is not None else chunk_emb).shape[1]
     out = np.zeros((len(texts), dim), dtype=np.float32)
     n_chunks = np.zeros(len(texts), dtype=np.int64)
@@ -203,5 +270,28 @@ def chunk_and_pool(model: Any, texts: Sequence[str], *, max_tokens: int | None =
         else:
             out[i] = np.mean(parts, axis=0)
         n_chunks[i] = len(parts)
-    norms = np.linalg.norm(out, axis=1, keepdims=True)
-    return out / np.clip(norms, 1e-12, None), n_chunks
+    norms = np.linalg.norm(out.astype(np.float64), axis=1, keepdims=True)
+    zero = np.flatnonzero(norms[:, 0] < 1e-12)
+    if zero.size:
+        raise ValueError(f"text {zero[0]}: its pooled embedding is a zero vector (its chunk embeddings cancel "
+                         "out, or its base embedding row is zeros), so it has no direction")
+    return out / np.clip(np.linalg.norm(out, axis=1, keepdims=True), 1e-12, None), n_chunks
+
+
+def _rows(x: Any, n: int, what: str, expect: str) -> np.ndarray:
+    try:
+        arr = np.asarray(x, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise TypeError(f"{what} must be a numeric (n, dim) array, got {type(x).__name__}") from None
+    if arr.ndim != 2 or arr.shape[0] != n or arr.shape[1] == 0:
+        raise ValueError(f"{what} has shape {arr.shape}, expected {expect}")
+    return arr
+
+
+def _finite_rows(arr: np.ndarray, what: str, index: Any) -> None:
+    bad = np.flatnonzero(~np.isfinite(arr).all(axis=1))
+    if bad.size:
+        raise ValueError(f"{what}: row {list(index)[bad[0]]} holds NaN or infinite values")
+    zero = np.flatnonzero(~arr.any(axis=1))
+    if zero.size:
+        raise ValueError(f"{what}: row {list(index)[zero[0]]} is all zeros (an embedding with no direction)")

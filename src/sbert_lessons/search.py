@@ -9,7 +9,9 @@
   ``sentence_transformers.util.semantic_search`` and refuses bad input (empty corpus, ``k`` larger than the
   corpus, a dimension mismatch, NaN vectors) with a clear :class:`ValueError`.
 * **Runs**: results as ``{query_id: {doc_id: score}}`` dictionaries (the TREC run format that
-  ``pytrec_eval`` and :mod:`sbert_lessons.evaluation` read): :func:`topk_to_run`.
+  ``pytrec_eval`` and :mod:`sbert_lessons.evaluation` read): :func:`topk_to_run`. Every helper that reads
+  or writes a run refuses a NaN or infinite score and a repeated query or document id, naming it: either
+  would make the ranking (and so nDCG) depend on the order of the input.
 * **Lexical and hybrid**: :func:`bm25_search` (``bm25s``), :func:`reciprocal_rank_fusion`,
   :func:`normalized_score_mix`, and :func:`rerank` with a cross-encoder.
 * **Approximate nearest neighbours** (FAISS): :func:`build_index` for ``flat`` / ``hnsw`` / ``ivf`` /
@@ -25,6 +27,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -96,6 +99,9 @@ _SENT_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z(])")
 
 def scifact_sentences(corpus: Any, min_chars: int = 20) -> list[str]:
     """The distinct sentences of SciFact's abstracts (a simple punctuation split), in corpus order."""
+    if "text" not in getattr(corpus, "columns", ()):
+        raise ValueError("scifact_sentences needs a corpus table with a 'text' column")
+    _check_int(min_chars, "min_chars", 0)
     seen: dict[str, None] = {}
     for text in corpus["text"]:
         for s in _SENT_SPLIT.split(str(text).strip()):
@@ -132,11 +138,8 @@ def encode_chunked(model: Any, texts: Sequence[str], chunk_size: int = ANN_CHUNK
     """:func:`sbert_lessons.cache.encode` over fixed chunks of ``chunk_size`` texts, concatenated."""
     from .cache import encode
 
-    texts = list(texts)
-    if not texts:
-        raise ValueError("encode_chunked got an empty list of texts")
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    texts = _strings(texts, "texts", "encode_chunked")
+    _check_int(chunk_size, "chunk_size", 1)
     parts = [encode(model, texts[i:i + chunk_size], **encode_kwargs) for i in range(0, len(texts), chunk_size)]
     return np.concatenate(parts, axis=0)
 
@@ -146,7 +149,10 @@ def check_embeddings(x: Any, name: str = "embeddings", *, allow_empty: bool = Fa
     """``x`` as a C-contiguous float32 (n, d) array; a clear ValueError for empty, 1-D/3-D or NaN input."""
     if hasattr(x, "detach"):  # a torch tensor
         x = x.detach().to("cpu").numpy()
-    arr = np.asarray(x)
+    try:
+        arr = np.asarray(x)
+    except ValueError:  # rows of different lengths
+        raise ValueError(f"{name} must be a 2-D array (n, dim); its rows have different lengths") from None
     if arr.ndim == 1 and arr.size:
         arr = arr[None, :]
     if arr.ndim != 2:
@@ -155,14 +161,42 @@ def check_embeddings(x: Any, name: str = "embeddings", *, allow_empty: bool = Fa
         raise ValueError(f"{name} is empty: there is nothing to search")
     if arr.shape[1] == 0:
         raise ValueError(f"{name} has zero dimensions")
-    if not np.issubdtype(arr.dtype, np.number):
-        raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}")
-    arr = np.ascontiguousarray(arr, dtype=np.float32)
+    if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
+        raise ValueError(f"{name} must be real numbers, got dtype {arr.dtype}")
     bad = ~np.isfinite(arr).all(axis=1)
     if bad.any():
         raise ValueError(f"{name} has {int(bad.sum())} row(s) with NaN or infinite values, first at row "
                          f"{int(np.flatnonzero(bad)[0])}: fix the encoder output before searching")
+    with np.errstate(over="ignore"):
+        arr = np.ascontiguousarray(arr, dtype=np.float32)
+    big = ~np.isfinite(arr).all(axis=1)
+    if big.any():
+        raise ValueError(f"{name} has {int(big.sum())} row(s) beyond float32's range (about 3.4e38), first at "
+                         f"row {int(np.flatnonzero(big)[0])}: rescale the vectors before searching")
     return arr
+
+
+def _check_int(value: Any, name: str, low: int, high: int | None = None) -> int:
+    """``value`` as an int in ``[low, high]``; a clear error naming ``name`` otherwise (bools refused)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    if value < low or (high is not None and value > high):
+        bounds = f">= {low}" if high is None else f"between {low} and {high}"
+        raise ValueError(f"{name} must be {bounds}, got {value}")
+    return int(value)
+
+
+def _strings(texts: Any, what: str, caller: str) -> list[str]:
+    """A non-empty list of strings; one string, an empty list or a non-string item is refused by name."""
+    if isinstance(texts, str):
+        raise TypeError(f"{caller} takes a list of {what}, not one string: wrap it as [text]")
+    texts = list(texts)
+    if not texts:
+        raise ValueError(f"{caller} got an empty list of {what}")
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise TypeError(f"{what} must be strings; item {i} is {type(t).__name__} {t!r}")
+    return texts
 
 
 def _check_k(k: Any, n: int, what: str = "corpus") -> int:
@@ -175,12 +209,17 @@ def _check_k(k: Any, n: int, what: str = "corpus") -> int:
     return int(k)
 
 
-def _normalize(x: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
+def _normalize(x: np.ndarray, name: str = "embeddings") -> np.ndarray:
+    """Rows scaled to length 1, computed in float64 (a float32 square sum overflows above ~1e19 and
+    underflows below ~1e-23, which would turn long or tiny vectors into zeros)."""
+    x64 = x.astype(np.float64)
+    norms = np.linalg.norm(x64, axis=1, keepdims=True)
     zero = np.flatnonzero(norms[:, 0] == 0)
     if zero.size:
-        raise ValueError(f"{zero.size} zero vector(s), first at row {zero[0]}: cosine is undefined")
-    return x / norms
+        raise ValueError(f"{name}: {zero.size} zero vector(s), first at row {zero[0]}: cosine is undefined")
+    if ((norms > 1e-15) & (norms < 1e15)).all():  # float32 arithmetic is exact enough: the historical path
+        return x / np.linalg.norm(x, axis=1, keepdims=True)
+    return (x64 / norms).astype(np.float32)
 
 
 def _sorted_topk(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -208,40 +247,109 @@ def exact_topk(query_emb: Any, corpus_emb: Any, top_k: int = 10, *, cosine: bool
         raise ValueError(f"dimension mismatch: queries have {q.shape[1]} dimensions, the corpus {c.shape[1]} "
                          "(were they encoded by the same model?)")
     k = _check_k(top_k, c.shape[0])
+    chunk = _check_int(chunk, "chunk", 1)
+    if not isinstance(cosine, (bool, np.bool_)):
+        raise TypeError(f"cosine must be True or False, got {type(cosine).__name__} {cosine!r}")
     if cosine:
-        q, c = _normalize(q), _normalize(c)
+        q, c = _normalize(q, "query embeddings"), _normalize(c, "corpus embeddings")
     out_s, out_i = [], []
     for i in range(0, len(q), chunk):
-        s, ids = _sorted_topk(q[i:i + chunk] @ c.T, k)
+        with np.errstate(over="ignore", invalid="ignore"):
+            scores = q[i:i + chunk] @ c.T
+        bad = ~np.isfinite(scores).all(axis=1)
+        if bad.any():  # huge vectors: the float32 dot products overflow, and inf ties rank arbitrarily
+            raise ValueError(f"the dot products of query row {i + int(np.flatnonzero(bad)[0])} overflow "
+                             "float32 (vectors too long): normalise the vectors or use cosine=True")
+        s, ids = _sorted_topk(scores, k)
         out_s.append(s)
         out_i.append(ids)
     return np.concatenate(out_s), np.concatenate(out_i)
 
 
+def _id_list(ids: Any, what: str) -> list:
+    if isinstance(ids, (str, bytes)) or not hasattr(ids, "__len__"):
+        raise TypeError(f"{what} must be a list of ids, got {type(ids).__name__} {ids!r}")
+    return list(ids)
+
+
+def _refuse_duplicates(ids: Sequence[Any], what: str) -> None:
+    first: dict[str, int] = {}
+    for i, x in enumerate(ids):
+        key = str(x)
+        if key in first:
+            raise ValueError(f"{what} {key!r} appears twice (positions {first[key]} and {i}): ids must be "
+                             "unique, or the run would merge their results")
+        first[key] = i
+
+
 def topk_to_run(ids: Any, scores: Any, query_ids: Sequence[str], doc_ids: Sequence[str]) -> dict[str, dict[str, float]]:
-    """Turn ``(ids, scores)`` rows into a run ``{query_id: {doc_id: score}}`` (negative ids are padding)."""
-    ids, scores = np.asarray(ids), np.asarray(scores, dtype=float)
+    """Turn ``(ids, scores)`` rows into a run ``{query_id: {doc_id: score}}`` (negative ids are padding).
+
+    Refused with a ``ValueError`` that names the id: a repeated query id or document id (in the id lists
+    or within one result row: a dict would silently keep one of them), an id outside ``doc_ids``, and a
+    NaN or infinite score (its rank would depend on the order of the input).
+    """
+    ids, scores = np.asarray(ids), np.asarray(scores)
     if ids.shape != scores.shape or ids.ndim != 2:
         raise ValueError(f"ids and scores must be two (n, k) arrays of one shape, got {ids.shape} and {scores.shape}")
+    if ids.size and (ids.dtype == bool or not np.issubdtype(ids.dtype, np.integer)):
+        raise TypeError(f"ids must be integer row numbers into doc_ids, got dtype {ids.dtype}")
+    if scores.size and (scores.dtype == bool or not np.issubdtype(scores.dtype, np.number)):
+        raise TypeError(f"scores must be numbers, got dtype {scores.dtype}")
+    scores = scores.astype(float)
+    query_ids, doc_ids = _id_list(query_ids, "query_ids"), _id_list(doc_ids, "doc_ids")
     if len(query_ids) != len(ids):
         raise ValueError(f"{len(ids)} result rows but {len(query_ids)} query ids")
+    _refuse_duplicates(query_ids, "query id")
+    _refuse_duplicates(doc_ids, "document id")
+    if ids.size and ids.max() >= len(doc_ids):
+        r, c = np.argwhere(ids >= len(doc_ids))[0]
+        raise ValueError(f"query {str(query_ids[r])!r}: result {c} is row {int(ids[r, c])}, but doc_ids has only "
+                         f"{len(doc_ids)} ids")
     run: dict[str, dict[str, float]] = {}
     for qid, row_i, row_s in zip(query_ids, ids, scores):
-        run[str(qid)] = {str(doc_ids[j]): float(s) for j, s in zip(row_i, row_s) if j >= 0}
+        docs: dict[str, float] = {}
+        for j, sc in zip(row_i, row_s):
+            if j < 0:
+                continue
+            d = str(doc_ids[j])
+            if d in docs:
+                raise ValueError(f"query {str(qid)!r}: document {d!r} appears twice in its results")
+            if not np.isfinite(sc):
+                raise ValueError(f"query {str(qid)!r}: document {d!r} has score {sc}; scores must be finite")
+            docs[d] = float(sc)
+        run[str(qid)] = docs
     return run
 
 
 def _check_run(run: Any, name: str = "run") -> Mapping[str, Mapping[str, float]]:
+    """``run`` if it is ``{query_id: {doc_id: finite score}}``; a clear error naming the bad entry."""
     if not isinstance(run, Mapping):
         raise TypeError(f"{name} must be a dict {{query_id: {{doc_id: score}}}}, got {type(run).__name__}")
     for qid, docs in run.items():
         if not isinstance(docs, Mapping):
             raise TypeError(f"{name}[{qid!r}] must be a dict {{doc_id: score}}, got {type(docs).__name__}")
+        _check_scores(docs, f"{name}[{qid!r}]")
     return run
 
 
+def _check_scores(docs: Mapping[Any, Any], where: str) -> None:
+    for d, sc in docs.items():
+        if isinstance(sc, (bool, np.bool_)) or not isinstance(sc, (int, float, np.integer, np.floating)):
+            raise TypeError(f"{where}: document {d!r} has score {sc!r} ({type(sc).__name__}); scores are numbers")
+        if not np.isfinite(sc):
+            raise ValueError(f"{where}: document {d!r} has score {sc}; scores must be finite (a NaN or "
+                             "infinite score would rank by the order of the input)")
+
+
 def ranked_ids(docs: Mapping[str, float]) -> list[str]:
-    """Doc ids by decreasing score; ties by decreasing id, as ``trec_eval`` orders them."""
+    """Doc ids by decreasing score; ties by decreasing id, as ``trec_eval`` orders them.
+
+    A NaN or infinite score is refused (naming the document): it has no place in a ranking.
+    """
+    if not isinstance(docs, Mapping):
+        raise TypeError(f"ranked_ids takes a dict {{doc_id: score}}, got {type(docs).__name__}")
+    _check_scores(docs, "ranked_ids")
     return [d for d, _ in sorted(docs.items(), key=lambda kv: (-kv[1], _desc(kv[0])))]
 
 
@@ -262,18 +370,53 @@ def bm25_search(corpus_texts: Sequence[str], query_texts: Sequence[str], top_k: 
     """
     import bm25s
 
-    corpus_texts, query_texts = list(corpus_texts), list(query_texts)
-    if not corpus_texts:
+    if not isinstance(corpus_texts, str) and not list(corpus_texts):
         raise ValueError("the corpus is empty: there is nothing to search")
-    if not query_texts:
+    corpus_texts = _strings(corpus_texts, "corpus texts", "bm25_search")
+    if not isinstance(query_texts, str) and not list(query_texts):
         raise ValueError("bm25_search got no queries")
+    query_texts = _strings(query_texts, "query texts", "bm25_search")
     k = _check_k(top_k, len(corpus_texts))
+    for name, value in (("k1", k1), ("b", b)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value < 0:
+            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    if b > 1:
+        raise ValueError(f"b (length normalisation) must lie in [0, 1], got {b!r}")
+    methods = ("robertson", "lucene", "atire", "bm25l", "bm25+")
+    if method not in methods:
+        raise ValueError(f"unknown BM25 method {method!r}; choose one of {', '.join(methods)}")
+    corpus_tokens = bm25s.tokenize(corpus_texts, stopwords=stopwords, show_progress=False)
+    if not corpus_tokens.vocab:
+        raise ValueError("no corpus text has a word left to index (all empty or stop words)")
     retriever = bm25s.BM25(k1=k1, b=b, method=method)
-    retriever.index(bm25s.tokenize(corpus_texts, stopwords=stopwords, show_progress=False),
-                    show_progress=False)
+    retriever.index(corpus_tokens, show_progress=False)
     q_tokens = bm25s.tokenize(query_texts, stopwords=stopwords, show_progress=False)
     ids, scores = retriever.retrieve(q_tokens, k=k, show_progress=False, n_threads=1)
     return np.asarray(scores, dtype=np.float32), np.asarray(ids, dtype=np.int64)
+
+
+def _check_runs(runs: Any, caller: str) -> list[Mapping[str, Mapping[str, float]]]:
+    if isinstance(runs, Mapping):
+        raise TypeError(f"{caller} takes a list of runs, got one run (a dict): wrap it as [run]")
+    if isinstance(runs, (str, bytes)) or not hasattr(runs, "__len__"):
+        raise TypeError(f"{caller} takes a list of runs, got {type(runs).__name__}")
+    if not runs:
+        raise ValueError(f"{caller} needs at least one run")
+    return [_check_run(r, f"runs[{i}]") for i, r in enumerate(runs)]
+
+
+def _check_top_k(top_k: Any) -> int | None:
+    return None if top_k is None else _check_int(top_k, "top_k", 1)
+
+
+def _sorted_qids(runs: Sequence[Mapping[str, Any]]) -> list:
+    qids = {q for r in runs for q in r}
+    by_text: dict[str, Any] = {}
+    for q in qids:
+        if str(q) in by_text:  # 1 and "1": two keys that a TREC run (and pytrec_eval) would merge
+            raise ValueError(f"query id {str(q)!r} appears both as {q!r} and as {by_text[str(q)]!r}")
+        by_text[str(q)] = q
+    return [by_text[t] for t in sorted(by_text)]
 
 
 def reciprocal_rank_fusion(runs: Sequence[Mapping[str, Mapping[str, float]]], k: int = 60,
@@ -281,19 +424,21 @@ def reciprocal_rank_fusion(runs: Sequence[Mapping[str, Mapping[str, float]]], k:
     """Reciprocal-rank fusion (Cormack et al. 2009): score(d) = sum over runs of 1 / (k + rank(d)).
 
     Ranks start at 1 and follow :func:`ranked_ids`; a document absent from a run gets nothing from it.
+    Sums are exactly rounded (``math.fsum``), so the result does not depend on the order of the runs.
+    A NaN or infinite score in a run is refused, naming the query and document.
     """
-    if not runs:
-        raise ValueError("reciprocal_rank_fusion needs at least one run")
-    if isinstance(k, bool) or not isinstance(k, (int, float)) or k < 0:
-        raise ValueError(f"the RRF constant k must be a number >= 0, got {k!r}")
-    runs = [_check_run(r, f"runs[{i}]") for i, r in enumerate(runs)]
+    if isinstance(k, bool) or not isinstance(k, (int, float, np.integer, np.floating)) or not np.isfinite(k) \
+            or k < 0:
+        raise ValueError(f"the RRF constant k must be a finite number >= 0, got {k!r}")
+    runs = _check_runs(runs, "reciprocal_rank_fusion")
+    top_k = _check_top_k(top_k)
     fused: dict[str, dict[str, float]] = {}
-    for qid in sorted({q for r in runs for q in r}):
-        acc: dict[str, float] = {}
+    for qid in _sorted_qids(runs):
+        parts: dict[str, list[float]] = {}
         for r in runs:
             for rank, d in enumerate(ranked_ids(r.get(qid, {})), start=1):
-                acc[d] = acc.get(d, 0.0) + 1.0 / (k + rank)
-        fused[qid] = _cut(acc, top_k)
+                parts.setdefault(d, []).append(1.0 / (k + rank))
+        fused[qid] = _cut({d: math.fsum(v) for d, v in parts.items()}, top_k)
     return fused
 
 
@@ -309,28 +454,39 @@ def normalized_score_mix(runs: Sequence[Mapping[str, Mapping[str, float]]], weig
 
     Each run's scores are rescaled per query to [0, 1] (a constant list becomes all ones); a document
     missing from a run counts 0 there. Weights must be non-negative and are rescaled to sum to 1.
+    Sums are exactly rounded (``math.fsum``), so permuting the runs with their weights changes nothing.
+    A NaN or infinite score in a run is refused, naming the query and document.
     """
-    if not runs:
-        raise ValueError("normalized_score_mix needs at least one run")
-    w = np.asarray(weights, dtype=float)
+    runs = _check_runs(runs, "normalized_score_mix")
+    if isinstance(weights, (str, bytes)) or not hasattr(weights, "__len__"):
+        raise TypeError(f"weights must be a list of numbers (one per run), got {type(weights).__name__}")
+    try:
+        w = np.asarray(list(weights), dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"weights must be numbers, got {list(weights)!r}") from None
     if w.shape != (len(runs),):
         raise ValueError(f"{len(runs)} runs but {w.size} weights")
     if not np.isfinite(w).all() or (w < 0).any() or w.sum() == 0:
         raise ValueError(f"weights must be finite, non-negative and not all zero, got {list(weights)}")
-    w = w / w.sum()
-    runs = [_check_run(r, f"runs[{i}]") for i, r in enumerate(runs)]
+    w = w / math.fsum(w)  # exactly rounded: the same weights in another order give the same shares
+    top_k = _check_top_k(top_k)
     mixed: dict[str, dict[str, float]] = {}
-    for qid in sorted({q for r in runs for q in r}):
-        acc: dict[str, float] = {}
+    for qid in _sorted_qids(runs):
+        parts: dict[str, list[float]] = {}
         for wi, r in zip(w, runs):
             docs = r.get(qid, {})
             if not docs:
                 continue
             vals = np.array(list(docs.values()), dtype=float)
             lo, hi = vals.min(), vals.max()
+            half = not np.isfinite(hi - lo)  # finite scores whose range overflows: rescale by halves
             for d, s in docs.items():
-                acc[d] = acc.get(d, 0.0) + wi * ((s - lo) / (hi - lo) if hi > lo else 1.0)
-        mixed[qid] = _cut(acc, top_k)
+                if hi > lo:
+                    x = (s / 2 - lo / 2) / (hi / 2 - lo / 2) if half else (s - lo) / (hi - lo)
+                else:
+                    x = 1.0
+                parts.setdefault(d, []).append(wi * x)
+        mixed[qid] = _cut({d: math.fsum(v) for d, v in parts.items()}, top_k)
     return mixed
 
 
@@ -339,11 +495,18 @@ def rerank(cross_encoder: Any, run: Mapping[str, Mapping[str, float]], query_tex
     """Re-score each query's first ``depth`` documents with ``cross_encoder.predict``.
 
     The re-scored documents come first, ordered by the cross-encoder; the rest of the run keeps its
-    order below them, so recall at any cut-off ≥ ``depth`` is unchanged.
+    order below them, so recall at any cut-off ≥ ``depth`` is unchanged. A NaN or infinite score, in the
+    run or from the cross-encoder, is refused with the query and document it belongs to.
     """
     run = _check_run(run)
-    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
-        raise ValueError(f"depth must be a positive integer, got {depth!r}")
+    depth = _check_int(depth, "depth", 1)
+    batch_size = _check_int(batch_size, "batch_size", 1)
+    for name, texts in (("query_texts", query_texts), ("doc_texts", doc_texts)):
+        if not isinstance(texts, Mapping):
+            raise TypeError(f"{name} must be a dict {{id: text}}, got {type(texts).__name__}")
+    if not callable(getattr(cross_encoder, "predict", None)):
+        raise TypeError(f"cross_encoder must have a predict(pairs) method (a CrossEncoder), got "
+                        f"{type(cross_encoder).__name__}")
     pairs, slots = [], []
     heads: dict[str, list[str]] = {}
     for qid, docs in run.items():
@@ -357,6 +520,16 @@ def rerank(cross_encoder: Any, run: Mapping[str, Mapping[str, float]], query_tex
             slots.append((qid, d))
     scores = np.asarray(cross_encoder.predict(pairs, batch_size=batch_size, show_progress_bar=False),
                         dtype=float) if pairs else np.zeros(0)
+    if scores.ndim == 2 and scores.shape[1] == 1:
+        scores = scores[:, 0]
+    if scores.shape != (len(pairs),):
+        raise ValueError(f"the cross-encoder returned scores of shape {scores.shape} for {len(pairs)} pairs; "
+                         "rerank needs one score per pair (a model with one output label)")
+    bad = np.flatnonzero(~np.isfinite(scores))
+    if bad.size:
+        qid, d = slots[bad[0]]
+        raise ValueError(f"the cross-encoder scored query {qid!r}, document {d!r} as {scores[bad[0]]} "
+                         f"({bad.size} non-finite score(s) in all); scores must be finite")
     out: dict[str, dict[str, float]] = {q: {} for q in run}
     for (qid, d), s in zip(slots, scores):
         out[qid][d] = float(s)
@@ -384,13 +557,23 @@ def build_index(kind: str, vectors: Any, *, hnsw_m: int = 32, ef_construction: i
         raise ValueError(f"unknown index kind {kind!r}; choose one of {', '.join(INDEX_KINDS)}")
     x = check_embeddings(vectors, "vectors")
     n, d = x.shape
+    hnsw_m, ef_construction = _check_int(hnsw_m, "hnsw_m", 2), _check_int(ef_construction, "ef_construction", 1)
+    if nlist is not None:
+        nlist = _check_int(nlist, "nlist", 1)
+    if pq_m is not None:
+        pq_m = _check_int(pq_m, "pq_m", 1)
+    pq_bits = _check_int(pq_bits, "pq_bits", 1, 16)
+    _check_int(seed, "seed", 0)
+    if kind == "ivfpq" and n < 2 ** pq_bits:
+        raise ValueError(f"ivfpq with pq_bits={pq_bits} trains {2 ** pq_bits} centroids per code and needs at "
+                         f"least that many vectors, got {n}: use fewer bits or another index kind")
     if kind == "flat":
         index = faiss.IndexFlatIP(d)
     elif kind == "hnsw":
         index = faiss.IndexHNSWFlat(d, hnsw_m, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = ef_construction
     else:
-        nlist = nlist or max(1, int(4 * np.sqrt(n)))
+        nlist = nlist or min(n, max(1, int(4 * np.sqrt(n))))
         if nlist > n:
             raise ValueError(f"nlist={nlist} cells for {n} vectors: use at most {n}")
         quantizer = faiss.IndexFlatIP(d)
@@ -408,9 +591,18 @@ def build_index(kind: str, vectors: Any, *, hnsw_m: int = 32, ef_construction: i
     return index
 
 
+def _check_index(index: Any) -> Any:
+    import faiss
+
+    if not isinstance(index, faiss.Index):
+        raise TypeError(f"expected a FAISS index (from build_index), got {type(index).__name__}")
+    return index
+
+
 def _kind_of(index: Any) -> str:
     import faiss
 
+    _check_index(index)
     if isinstance(index, faiss.IndexHNSW):
         return "hnsw"
     if isinstance(index, faiss.IndexIVF):
@@ -434,6 +626,7 @@ def set_search_effort(index: Any, effort: int) -> Any:
 
 def faiss_search(index: Any, queries: Any, top_k: int = 10) -> tuple[np.ndarray, np.ndarray]:
     """``index.search`` with the same input checks as :func:`exact_topk`: ``(scores, ids)``."""
+    _check_index(index)
     q = check_embeddings(queries, "query embeddings")
     if q.shape[1] != index.d:
         raise ValueError(f"dimension mismatch: queries have {q.shape[1]} dimensions, the index {index.d}")
@@ -445,14 +638,23 @@ def index_bytes(index: Any) -> int:
     """Size of the serialised index in bytes (vectors, graph links or codes, and centroids)."""
     import faiss
 
-    return int(faiss.serialize_index(index).size)
+    return int(faiss.serialize_index(_check_index(index)).size)
 
 
 def recall_vs_exact(approx_ids: Any, exact_ids: Any) -> float:
     """Mean over queries of |approximate top-k ∩ exact top-k| / k (the ANN literature's recall@k)."""
     a, e = np.asarray(approx_ids), np.asarray(exact_ids)
-    if a.shape != e.shape or a.ndim != 2 or a.shape[1] == 0:
-        raise ValueError(f"need two (n_queries, k) id arrays of one shape, got {a.shape} and {e.shape}")
+    if a.shape != e.shape or a.ndim != 2 or a.shape[1] == 0 or a.shape[0] == 0:
+        raise ValueError(f"need two non-empty (n_queries, k) id arrays of one shape, got {a.shape} and {e.shape}")
+    for name, arr in (("approx_ids", a), ("exact_ids", e)):
+        if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
+            raise TypeError(f"{name} must hold integer row numbers, got dtype {arr.dtype}")
+    dup = [i for i, row in enumerate(e) if len(set(row.tolist())) != len(row)]
+    if dup:
+        raise ValueError(f"exact_ids row {dup[0]} repeats an id: the exact top-k holds each document once")
+    if (e < 0).any():
+        raise ValueError(f"exact_ids row {int(np.argwhere(e < 0)[0][0])} holds a negative (padding) id: the exact "
+                         "top-k is always full")
     hits = [len(set(x[x >= 0].tolist()) & set(y.tolist())) for x, y in zip(a, e)]
     return float(np.mean(hits) / a.shape[1])
 
@@ -482,6 +684,11 @@ def quantized_search(query_emb: Any, corpus_emb: Any, precision: str, top_k: int
     k = _check_k(top_k, len(c))
     if isinstance(rescore_multiplier, bool) or not isinstance(rescore_multiplier, int) or rescore_multiplier < 1:
         raise ValueError(f"rescore_multiplier must be a positive integer, got {rescore_multiplier!r}")
+    if calibration is not None and precision == "int8":
+        calib_dim = check_embeddings(calibration, "calibration embeddings").shape[1]
+        if calib_dim != c.shape[1]:
+            raise ValueError(f"dimension mismatch: calibration embeddings have {calib_dim} dimensions, the "
+                             f"corpus {c.shape[1]}")
     if precision == "float32":
         t0 = time.perf_counter()
         scores, ids = exact_topk(q, c, k, cosine=False)
@@ -521,11 +728,12 @@ def encode_with_pool(model: Any, texts: Sequence[str], processes: int = 2, batch
     On a GPU machine each process drives one GPU; on a CPU each is a worker process. The pool is always
     stopped, even when encoding fails.
     """
-    texts = list(texts)
-    if not texts:
+    if not isinstance(texts, str) and not list(texts):
         raise ValueError("encode_with_pool got no texts")
+    texts = _strings(texts, "texts", "encode_with_pool")
     if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
         raise ValueError(f"processes must be a positive integer, got {processes!r}")
+    batch_size = _check_int(batch_size, "batch_size", 1)
     device = str(getattr(getattr(model, "device", None), "type", "cpu"))
     pool = model.start_multi_process_pool([device if device != "cuda" else f"cuda:{i}" for i in range(processes)]
                                           if device == "cuda" else ["cpu"] * processes)
@@ -574,9 +782,11 @@ def encode_with_ray(model_dir: str, texts: Sequence[str], actors: int = 2, batch
         raise ImportError("Ray Data is not installed: pip install 'sbert-lessons[scale]' (ray[data])")
     import ray
 
-    texts = list(texts)
-    if not texts:
+    if not isinstance(texts, str) and not list(texts):
         raise ValueError("encode_with_ray got no texts")
+    texts = _strings(texts, "texts", "encode_with_ray")
+    for name, value in (("actors", actors), ("batch_size", batch_size), ("num_cpus", num_cpus)):
+        _check_int(value, name, 1)
     import logging
 
     # Ray's start-up notices and Ray Data's per-run INFO lines (which name its log folder) go to stderr;
@@ -611,6 +821,7 @@ EFFORT_SWEEP = {"hnsw": (8, 16, 32, 64, 128, 256), "ivf": (1, 2, 4, 8, 16, 32, 6
 
 
 def _median_seconds(fn: Any, repeats: int = 3) -> tuple[float, Any]:
+    _check_int(repeats, "repeats", 1)
     fn()  # warm-up
     times, out = [], None
     for _ in range(repeats):
@@ -630,7 +841,19 @@ def benchmark_indexes(xb: Any, xq: Any, top_k: int = 10, *, kinds: Sequence[str]
     import pandas as pd
 
     xb, xq = check_embeddings(xb, "database vectors"), check_embeddings(xq, "query vectors")
+    if xb.shape[1] != xq.shape[1]:
+        raise ValueError(f"dimension mismatch: query vectors have {xq.shape[1]} dimensions, the database "
+                         f"{xb.shape[1]}")
+    _check_k(top_k, len(xb), "database")
+    _check_int(repeats, "repeats", 1)
+    if isinstance(kinds, str):
+        raise TypeError(f"kinds must be a list of index kinds, not one string: wrap it as [{kinds!r}]")
     kinds = list(kinds)
+    for kind in kinds:
+        if kind not in INDEX_KINDS:
+            raise ValueError(f"unknown index kind {kind!r}; choose among {', '.join(INDEX_KINDS)}")
+    if len(set(kinds)) != len(kinds):
+        raise ValueError(f"kinds lists an index twice: {kinds}")
     if "flat" not in kinds:
         kinds.insert(0, "flat")
     indexes, rows, exact_ids, flat_qps = {}, [], None, None
@@ -654,9 +877,21 @@ def benchmark_indexes(xb: Any, xq: Any, top_k: int = 10, *, kinds: Sequence[str]
 
 def sweep_effort(indexes: Mapping[str, Any], xq: Any, exact_ids: Any, top_k: int = 10,
                  efforts: Mapping[str, Sequence[int]] = EFFORT_SWEEP, repeats: int = 3) -> Any:
-    """Queries/s and recall@k of each approximate index over its ``efSearch`` / ``nprobe`` values."""
+    """Queries/s and recall@k of each approximate index over its ``efSearch`` / ``nprobe`` values.
+
+    With the default ``efforts`` the kinds missing from ``indexes`` are skipped; a kind named in ``efforts``
+    given explicitly must be in ``indexes``.
+    """
     import pandas as pd
 
+    if not isinstance(indexes, Mapping) or not isinstance(efforts, Mapping):
+        raise TypeError("indexes and efforts must be dicts keyed by index kind")
+    _check_int(repeats, "repeats", 1)
+    missing = [k for k in efforts if k not in indexes]
+    if missing and efforts is not EFFORT_SWEEP:
+        raise ValueError(f"efforts names {missing}, which indexes does not hold (it has {list(indexes)})")
+    if all(k in missing for k in efforts):
+        raise ValueError(f"no index to sweep: indexes holds {list(indexes)}, efforts names {list(efforts)}")
     rows = []
     for kind, values in efforts.items():
         if kind not in indexes:
@@ -671,8 +906,15 @@ def sweep_effort(indexes: Mapping[str, Any], xq: Any, exact_ids: Any, top_k: int
 
 def cheapest_at_recall(sweep: Any, kind: str = "hnsw", target: float = 0.95) -> Any:
     """The sweep row of ``kind`` with the smallest effort reaching ``target`` recall (else the best)."""
+    for col in ("index", "effort", "recall_at_k"):
+        if col not in getattr(sweep, "columns", ()):
+            raise ValueError(f"sweep must be the table sweep_effort returns (with a {col!r} column)")
+    if isinstance(target, bool) or not isinstance(target, (int, float)) or not 0.0 <= target <= 1.0:
+        raise ValueError(f"target is a recall and must lie in [0, 1], got {target!r}")
     sub = sweep[sweep["index"] == kind].sort_values("effort")
     if sub.empty:
         raise ValueError(f"the sweep has no {kind!r} rows")
+    if sub["recall_at_k"].isna().any():
+        raise ValueError(f"the sweep's {kind!r} rows hold a NaN recall")
     good = sub[sub["recall_at_k"] >= target]
     return good.iloc[0] if len(good) else sub.loc[sub["recall_at_k"].idxmax()]
