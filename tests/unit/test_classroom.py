@@ -165,9 +165,9 @@ def test_scrub_drops_lines_holding_hidden_source():
 def test_csv_columns(tmp_path):
     C._write_csv(tmp_path / "s.csv", [_result()], "A1")
     rows = (tmp_path / "s.csv").read_text().splitlines()
-    assert rows[0] == ("student,assignment,status,q1,score,possible,percent,cell_errors,reason,seconds,"
-                       "cpu_seconds")
-    assert rows[1].startswith("alice,A1,graded,1,1,3,33.3,1,")
+    assert rows[0] == ("student_id,student,assignment,status,q1,score,possible,manual_pending,percent,"
+                       "cell_errors,reason,seconds,cpu_seconds,isolation")
+    assert rows[1].startswith(f"{C.student_id('alice')},alice,A1,graded,1,1,3,0,33.3,1,")
 
 
 # ------------------------------------------------------------------------------ student edition
@@ -219,7 +219,10 @@ def test_student_src_turns_execution_off(tmp_path):
 
 
 def test_isolation_mode_is_known():
-    assert C.isolation_mode() in ("namespaces", "rlimits-only")
+    assert C.isolation_mode() in ("bubblewrap", "namespaces", "none")
+    assert C.isolation_mode("none") == "none"
+    with pytest.raises(ValueError, match="unknown isolation"):
+        C.isolation_mode("docker")
 
 
 def test_hiding_a_folder_the_submissions_need_is_refused(tmp_path):
@@ -249,3 +252,195 @@ def test_strip_refuses_nested_solutions():
     with pytest.raises(ValueError, match="inside another"):
         C.strip_solutions({"cells": [_md("```{solution-start} a\n```"), _md("```{solution-start} b\n```"),
                                      _md("```{solution-end}\n```")]})
+
+
+# --------------------------------------------------------------------- hostile frames (issue #24)
+def _frame(payload: bytes) -> bytes:
+    return len(payload).to_bytes(8, "big") + payload
+
+
+@pytest.mark.parametrize("payload, why", [
+    (b'{"a": ' + b"[" * 200000 + b"]" * 200000 + b"}", "nested too deeply"),
+    (b'{"n": 1' + b"1" * 5000 + b"}", "not JSON"),
+    (b"\xff\xfe", "not JSON"),
+    (b"[1]", "not an object"),
+])
+def test_hostile_frames_are_channel_errors(payload, why):
+    import os
+    import threading
+
+    r, w = os.pipe()
+    try:  # some frames are bigger than a pipe's buffer: fed from a thread
+        threading.Thread(target=os.write, args=(w, _frame(payload)), daemon=True).start()
+        with pytest.raises(C.ChannelError, match=why):
+            C._read_frame(r, __import__("time").monotonic() + 10)
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_oversized_frame_header_is_refused_before_reading():
+    import os
+
+    r, w = os.pipe()
+    try:
+        os.write(w, (1 << 40).to_bytes(8, "big") + b"{")
+        with pytest.raises(C.ChannelError, match="too large"):
+            C._read_frame(r, None)
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+@pytest.mark.parametrize("bad", [
+    {"t": "list", "v": 5}, {"t": "list", "v": "abc"}, {"t": "dict", "v": {"a": 1}},
+    {"t": "nd", "dtype": "float32", "shape": [1 << 40, 1 << 40], "b64": ""},
+    {"t": "nd", "dtype": "float32", "shape": [True], "b64": ""},
+    {"t": "nd", "dtype": "float32", "shape": [1], "b64": 7},
+])
+def test_values_of_the_wrong_shape_are_channel_errors(bad):
+    with pytest.raises(C.ChannelError):
+        C.decode_value(bad)
+
+
+class _FakeWorker:
+    """Stands for a submission's process: hands out queued frames, records a protocol error."""
+
+    def __init__(self, frames):
+        self.frames, self.gone, self.violation = list(frames), None, None
+
+    def read(self, deadline):
+        if self.gone:
+            raise C.WorkerGone(self.gone)
+        return self.frames.pop(0)
+
+    def kill(self, why):
+        self.gone = self.gone or why
+
+    def protocol_error(self, what):
+        self.violation = self.gone = f"malformed message on the grading channel ({what})"
+        return C.WorkerGone(self.gone)
+
+
+@pytest.mark.parametrize("frame", [
+    {"event": "cell_done", "index": 3, "error": "forged"},
+    {"event": "cell_done", "index": "3", "error": None},
+    {"event": "cell_done", "index": 3, "error": {"ename": 1, "evalue": "x"}},
+    {"event": "cell_start"},
+    {"event": "surprise"},
+    {"ok": True},
+])
+def test_forged_progress_frames_end_the_submission(frame):
+    from sbert_lessons.classroom.grading import _execute
+
+    res = C.SubmissionResult("s", "graded", 0.0, 1.0)
+    w = _FakeWorker([{"event": "cell_start", "index": 1}, frame, {"event": "executed"}])
+    _execute(res, w, C.Limits())
+    assert w.violation and "grading channel" in w.violation
+
+
+def test_remote_ref_turns_a_malformed_answer_into_the_submissions_failure():
+    class W(_FakeWorker):
+        limits = C.Limits()
+
+        def request(self, req, timeout):
+            return {"ok": True, "value": {"t": "list", "v": 3}}
+
+    w = W([])
+    with pytest.raises(C.WorkerGone, match="grading channel"):
+        C.RemoteRef(w, ["cosine"])(1, 2)
+    assert w.violation
+
+
+# -------------------------------------------------------------------------- names and written answers
+def test_student_ids_are_stable_and_collision_free():
+    import unicodedata
+
+    names = ["Zoé", "Zoë", unicodedata.normalize("NFD", "Zoé"), "Alice", "alice", "a/b", "../x", ""]
+    ids = [C.student_id(n) for n in names]
+    assert len(set(ids)) == len(ids)
+    assert C.student_id("Zoé") == C.student_id("Zoé") and C.student_id("Zoé").startswith("Zoe-")
+    for i in ids:
+        assert "/" not in i and not i.startswith(".") and i.isascii()
+
+
+def _manual_nb(answer):
+    return {"cells": [
+        _md("<!-- BEGIN QUESTION -->\n\n**Question 5 (written answer, 1 point, graded by your teacher).** Why?"),
+        {"cell_type": "markdown", "source": answer, "metadata": {"tags": ["otter_answer_cell"]}},
+        _md("<!-- END QUESTION -->\n\n**Done?**")]}
+
+
+def test_written_answers_are_found_and_placeholders_flagged():
+    qs = C.manual_questions(_manual_nb(C.grading.PLACEHOLDER))
+    assert [(q.name, q.points) for q in qs] == [("q5", 1.0)]
+    assert C.is_unanswered(C.manual_answers(_manual_nb(C.grading.PLACEHOLDER), qs).get("q5"))
+    ans = C.manual_answers(_manual_nb("Because a sum ignores order."), qs)
+    assert ans == {"q5": "Because a sum ignores order."} and not C.is_unanswered(ans["q5"])
+
+
+def test_feedback_never_awards_a_written_answer():
+    q = C.QuestionResult("q5", 0.0, 1.0, manual=True, answer="An answer.")
+    r = C.SubmissionResult("bob", "graded", 0.0, 1.0, questions=[q])
+    text = C.feedback_text(r, "A1")
+    assert "q5 (written answer): to be graded by your teacher, 0 / 1" in text and r.manual_pending == 1
+
+
+def test_scrub_and_decoded_views_see_through_base64_and_hex():
+    import base64
+
+    secret = "assert cosine(u, v) == secret_value"
+    b64 = base64.b64encode(secret.encode()).decode()
+    assert any(secret in v for v in C.decoded_views(f"error: {b64}"))
+    assert any(secret in v for v in C.decoded_views(secret.encode().hex()))
+    assert C.scrub(f"ok\nValueError: {b64}\nok2", [secret]) == "ok\nok2\n"
+
+
+def test_batch_output_is_written_row_by_row(tmp_path):
+    out = C.BatchOutput(tmp_path, "A1", ["q1"], [])
+    out.add(C.SubmissionResult("Zoé", "graded", 1.0, 3.0, student_id=C.student_id("Zoé"),
+                               questions=[C.QuestionResult("q1", 1.0, 3.0)]))
+    scores = (tmp_path / "scores.csv").read_text(encoding="utf-8").splitlines()
+    assert len(scores) == 2 and ",Zoé,A1,graded," in scores[1]  # there before the batch ends
+    assert (tmp_path / "lms.csv").read_text(encoding="utf-8").splitlines()[1] == f"{C.student_id('Zoé')},Zoé,1,3"
+    assert (tmp_path / "feedback" / f"{C.student_id('Zoé')}.md").is_file()
+
+
+# ---------------------------------------------------------------------------------- the sandbox view
+def test_bubblewrap_view_is_an_allow_list(tmp_path):
+    from pathlib import Path
+
+    sb = C.Sandbox("bubblewrap", C.Limits(), tmp_path)
+    argv = sb.command(["python", "-c", "pass"], tmp_path)
+    for flag in ("--unshare-all", "--die-with-parent", "--new-session", "--disable-userns"):
+        assert flag in argv
+    binds = [argv[i + 1] for i, a in enumerate(argv) if a in ("--ro-bind", "--bind", "--ro-bind-try")]
+    root = Path(C.__file__).resolve().parents[3]
+    for b in binds:  # never the checkout, its .git or a home folder as a whole
+        assert Path(b) not in (root, root / ".git", Path.home(), Path("/")), b
+    assert not any(a == "--bind" for a in argv), "nothing of the host is writable"
+    for d in ("/tmp", "/var/tmp", "/dev/shm", "/submission"):
+        assert argv[argv.index(d) - 1] == "--tmpfs"
+
+
+def test_bubblewrap_view_refuses_to_show_a_git_checkout(tmp_path, monkeypatch):
+    from sbert_lessons.classroom import sandbox
+
+    (tmp_path / "env" / ".git").mkdir(parents=True)
+    monkeypatch.setattr(sandbox, "interpreter_paths", lambda: [tmp_path / "env"])
+    with pytest.raises(C.SandboxError, match="git checkout"):
+        C.Sandbox("bubblewrap", C.Limits(), tmp_path / "p")
+    monkeypatch.setattr(sandbox, "interpreter_paths", lambda: [tmp_path])
+    with pytest.raises(C.SandboxError, match="lies inside"):
+        C.Sandbox("bubblewrap", C.Limits(), tmp_path / "p", hide=[tmp_path / "bundle"])
+
+
+def test_no_sandbox_is_refused_with_a_message_not_a_traceback(tmp_path, capsys):
+    (tmp_path / "subs").mkdir()
+    rc = C.main(["grade", str(tmp_path / "b.zip"), str(tmp_path / "subs"), str(tmp_path / "out"),
+                 "--isolation", "none"])
+    assert rc == 2 and "needs --allow-unisolated" in capsys.readouterr().err
+    with pytest.raises(PermissionError, match="apt-get install bubblewrap"):
+        C.grade_folder(tmp_path / "b.zip", tmp_path / "subs", tmp_path / "out", isolation="none")
+    rc = C.main(["grade", str(tmp_path / "b.zip"), str(tmp_path / "subs"), str(tmp_path / "out")])
+    assert rc == 2 and "error:" in capsys.readouterr().err
