@@ -175,6 +175,11 @@ def check_disjoint(train: data.SciFact, test: data.SciFact) -> None:
         raise ValueError(f"{len(texts)} query text(s) are in both train and test, e.g. {sorted(texts)[:1]}")
 
 
+def _check_scifact(sf: Any, name: str) -> None:
+    if not isinstance(sf, data.SciFact):
+        raise TypeError(f"{name} must be a data.SciFact (corpus, queries, qrels), got {type(sf).__name__}")
+
+
 def _norm(text: str) -> str:
     return " ".join(str(text).lower().split())
 
@@ -236,6 +241,7 @@ def scifact_train_pairs(train: data.SciFact, test: data.SciFact, n: int | None =
 
 def eval_corpus(test: data.SciFact, profile: Profile | str | None = None, seed: int = 0) -> data.SciFact:
     """The evaluation set: all test queries; every judged abstract plus seeded distractors in smoke."""
+    _check_scifact(test, "test")
     n_docs = sizes_for(profile).eval_docs
     if n_docs is None:
         return test
@@ -245,6 +251,7 @@ def eval_corpus(test: data.SciFact, profile: Profile | str | None = None, seed: 
 def probe_set(test: data.SciFact, profile: Profile | str | None = None, seed: int = 0) -> data.SciFact:
     """The set :class:`RetrievalProbe` measures during training: all test claims, every judged abstract and
     seeded distractors up to ``probe_docs`` (in smoke the evaluation set itself, in full a part of it)."""
+    _check_scifact(test, "test")
     return data.scifact_subset(test, "smoke", n_docs=sizes_for(profile).probe_docs, seed=seed)
 
 
@@ -317,6 +324,11 @@ def scifact_run(model: Any, sf: data.SciFact, max_length: int, k: int = 10) -> d
     """
     from .search import scifact_query_texts
 
+    _check_scifact(sf, "sf")
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    if not callable(getattr(model, "encode", None)):
+        raise TypeError(f"model must be a sentence encoder with an encode() method, got {type(model).__name__}")
     with _at_length(model, max_length):
         d = cache.encode(model, doc_texts(sf.corpus), batch_size=32)
         q = cache.encode(model, scifact_query_texts(sf.queries))
@@ -426,9 +438,9 @@ def teacher_agreement(scores: list[list[float]], candidates: list[list[str]], po
         raise ValueError("scores, candidates and positives must have one entry per query")
     hits = n = 0
     for qi, (s, c, p) in enumerate(zip(scores, candidates, positives)):
-        if len(s) != len(c):
-            raise ValueError(f"{len(s)} scores for {len(c)} candidates")
         s = np.asarray(s, dtype=float)
+        if s.ndim != 1 or len(s) != len(c):
+            raise ValueError(f"query {qi}: {s.shape} scores for {len(c)} candidates (one score per candidate)")
         if not np.isfinite(s).all():  # argmax would pick the first NaN as the "best" candidate
             bad = int(np.flatnonzero(~np.isfinite(s))[0])
             raise ValueError(f"query {qi}: the score of candidate {c[bad]!r} is {s[bad]}; scores must be finite")

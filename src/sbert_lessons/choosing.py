@@ -37,6 +37,9 @@ def size_on_disk_mb(*paths: str | os.PathLike) -> float:
     """Total size in MB (10^6 bytes) of the given files (folders are summed recursively)."""
     if not paths:
         raise ValueError("size_on_disk_mb needs at least one path")
+    for p in paths:
+        if not isinstance(p, (str, os.PathLike)):
+            raise TypeError(f"size_on_disk_mb takes paths (str or Path), got {type(p).__name__} {p!r}")
     total = 0
     for p in map(Path, paths):
         if p.is_dir():
@@ -108,6 +111,14 @@ def _unit(x: np.ndarray, what: str = "embeddings") -> np.ndarray:
     return y / np.linalg.norm(y, axis=1, keepdims=True)
 
 
+def _array(x: Any, what: str) -> np.ndarray:
+    """``x`` as a float64 array; a clear error for text, ragged rows or other non-numbers."""
+    try:
+        return np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{what} must be numbers (an array), got {type(x).__name__} {str(x)[:60]}") from None
+
+
 def _finite(x: np.ndarray, what: str) -> None:
     bad = np.flatnonzero(~np.isfinite(x).all(axis=1))
     if bad.size:
@@ -116,7 +127,7 @@ def _finite(x: np.ndarray, what: str) -> None:
 
 def mean_random_cosine(emb: Any, n_pairs: int = 10_000, seed: int = 0) -> float:
     """The mean cosine of ``n_pairs`` random pairs of distinct rows (0 for an isotropic cloud)."""
-    x = np.asarray(emb, dtype=np.float64)
+    x = _array(emb, "embeddings")
     if x.ndim != 2 or x.shape[0] < 2:
         raise ValueError(f"need an (n, d) array with at least 2 rows, got shape {x.shape}")
     _finite(x, "embeddings")
@@ -133,11 +144,11 @@ def mean_random_cosine(emb: Any, n_pairs: int = 10_000, seed: int = 0) -> float:
 
 def centre(emb: Any, mean: Any = None) -> np.ndarray:
     """``emb`` minus its mean row (or minus ``mean``, e.g. a mean computed on another sample)."""
-    x = np.asarray(emb, dtype=np.float64)
+    x = _array(emb, "embeddings")
     if x.ndim != 2 or x.shape[0] == 0:
         raise ValueError(f"need a non-empty (n, d) array, got shape {x.shape}")
     _finite(x, "embeddings")
-    mu = x.mean(axis=0) if mean is None else np.asarray(mean, dtype=np.float64)
+    mu = x.mean(axis=0) if mean is None else _array(mean, "mean")
     if mu.shape != (x.shape[1],):
         raise ValueError(f"mean has shape {mu.shape}, expected ({x.shape[1]},)")
     if not np.isfinite(mu).all():
@@ -159,12 +170,12 @@ def score_agreement(query: Any, candidates: Any) -> dict[str, Any]:
     score at all: both are refused with the row's number rather than reported as the winner. Ties go to
     the lower row number.
     """
-    q = np.asarray(query, dtype=np.float64)
+    q = _array(query, "query")
     if q.ndim == 2 and q.shape[0] == 1:
         q = q[0]
     if q.ndim != 1 or q.shape[0] == 0:
         raise ValueError(f"query must be one vector (d,), got shape {q.shape}")
-    c = np.asarray(candidates, dtype=np.float64)
+    c = _array(candidates, "candidates")
     if c.ndim != 2 or c.shape[1] != q.shape[0] or c.shape[0] == 0:
         raise ValueError(f"candidates must be (n, {q.shape[0]}), got shape {c.shape}")
     _finite(q[None, :], "query")

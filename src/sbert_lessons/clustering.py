@@ -142,6 +142,9 @@ def _as_labels(a: Any, what: str) -> np.ndarray:
         raise TypeError(f"{what} must be a sequence of labels, not one string")
     if a is None or not hasattr(a, "__iter__"):
         raise TypeError(f"{what} must be a sequence of labels, got {type(a).__name__}")
+    if isinstance(a, (set, frozenset, dict)):
+        raise TypeError(f"{what} must be an ordered sequence (one label per point, in point order), got a "
+                        f"{type(a).__name__}")
     items = a.tolist() if isinstance(a, np.ndarray) else list(a)
     arr = np.asarray(a if isinstance(a, np.ndarray) else items)
     if arr.ndim != 1:
@@ -283,6 +286,14 @@ def community_precision(groups: Sequence[Sequence[int]], labels: Any) -> dict[st
     ``coverage`` (grouped points / all points), plus ``per_group`` (majority label, size, precision).
     """
     labels = _as_labels(labels, "labels")
+    if isinstance(groups, (str, bytes)) or not hasattr(groups, "__iter__"):
+        raise TypeError(f"groups must be a list of groups (lists of point indices), got {type(groups).__name__}")
+    groups = list(groups)
+    for gi, g in enumerate(groups):
+        if isinstance(g, (str, bytes, set, frozenset)) or not hasattr(g, "__iter__"):
+            raise TypeError(f"group {gi} must be a list of point indices, got {type(g).__name__} {g!r}"
+                            + (": groups is a list of lists, as communities() returns" if
+                               isinstance(g, (int, np.integer)) else ""))
     groups = [list(g) for g in groups]
     if not groups:
         raise ValueError("no groups to score: community detection found none (lower the threshold "

@@ -84,13 +84,25 @@ def scifact_doc_texts(corpus: Any) -> list[str]:
     for col in ("title", "text"):
         if col not in getattr(corpus, "columns", ()):
             raise ValueError(f"scifact_doc_texts needs a corpus table with a {col!r} column")
+        _refuse_missing(corpus[col], f"corpus column {col!r}")
     return [f"{str(t).strip()} {str(x).strip()}".strip() for t, x in zip(corpus["title"], corpus["text"])]
+
+
+def _refuse_missing(column: Any, what: str) -> None:
+    """A missing value (None, NaN) would become the text "None" or "nan": refuse it by row."""
+    import pandas as pd
+
+    missing = np.flatnonzero(pd.isna(np.asarray(column, dtype=object)))
+    if missing.size:
+        raise ValueError(f"{what} is missing (None or NaN) in row {missing[0]} ({missing.size} row(s)): fill it, "
+                         "e.g. with .fillna(''), or drop those rows")
 
 
 def scifact_query_texts(queries: Any) -> list[str]:
     """The SciFact claims (queries) as plain strings, in row order."""
     if "text" not in getattr(queries, "columns", ()):
         raise ValueError("scifact_query_texts needs a queries table with a 'text' column")
+    _refuse_missing(queries["text"], "queries column 'text'")
     return [str(t).strip() for t in queries["text"]]
 
 
@@ -289,7 +301,10 @@ def topk_to_run(ids: Any, scores: Any, query_ids: Sequence[str], doc_ids: Sequen
     or within one result row: a dict would silently keep one of them), an id outside ``doc_ids``, and a
     NaN or infinite score (its rank would depend on the order of the input).
     """
-    ids, scores = np.asarray(ids), np.asarray(scores)
+    try:
+        ids, scores = np.asarray(ids), np.asarray(scores)
+    except ValueError:  # ragged rows
+        raise ValueError("ids and scores must be two (n, k) arrays; their rows have different lengths") from None
     if ids.shape != scores.shape or ids.ndim != 2:
         raise ValueError(f"ids and scores must be two (n, k) arrays of one shape, got {ids.shape} and {scores.shape}")
     if ids.size and (ids.dtype == bool or not np.issubdtype(ids.dtype, np.integer)):
@@ -479,7 +494,8 @@ def normalized_score_mix(runs: Sequence[Mapping[str, Mapping[str, float]]], weig
                 continue
             vals = np.array(list(docs.values()), dtype=float)
             lo, hi = vals.min(), vals.max()
-            half = not np.isfinite(hi - lo)  # finite scores whose range overflows: rescale by halves
+            with np.errstate(over="ignore"):
+                half = not np.isfinite(hi - lo)  # finite scores whose range overflows: rescale by halves
             for d, s in docs.items():
                 if hi > lo:
                     x = (s / 2 - lo / 2) / (hi / 2 - lo / 2) if half else (s - lo) / (hi - lo)
@@ -518,8 +534,11 @@ def rerank(cross_encoder: Any, run: Mapping[str, Mapping[str, float]], query_tex
                 raise ValueError(f"no text for document {d!r}")
             pairs.append((query_texts[qid], doc_texts[d]))
             slots.append((qid, d))
-    scores = np.asarray(cross_encoder.predict(pairs, batch_size=batch_size, show_progress_bar=False),
-                        dtype=float) if pairs else np.zeros(0)
+    raw = cross_encoder.predict(pairs, batch_size=batch_size, show_progress_bar=False) if pairs else []
+    try:
+        scores = np.asarray(raw, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"the cross-encoder returned scores that are not numbers: {str(raw)[:80]}") from None
     if scores.ndim == 2 and scores.shape[1] == 1:
         scores = scores[:, 0]
     if scores.shape != (len(pairs),):

@@ -99,6 +99,11 @@ def test_score_agreement_refuses_a_zero_or_nan_row():
         choosing.score_agreement(np.array([1e300, 1e300]), np.array([[1e300, 1e300]]))
 
 
+class _StrScorer:
+    def predict(self, pairs, **kw):
+        return ["high"] * len(pairs)
+
+
 class _LengthScorer:
     def predict(self, pairs, **kw):
         return np.array([float(len(d)) for _, d in pairs])
@@ -125,6 +130,12 @@ def test_exact_topk_survives_long_and_tiny_vectors_and_refuses_overflowing_dots(
     (lambda: search.exact_topk(np.array([[1 + 1j, 0]]), _vecs(3, d=2), 1), ValueError, "real numbers"),
     (lambda: search.exact_topk([[1.0, 2.0], [1.0]], _vecs(3, d=2), 1), ValueError, "different lengths"),
     (lambda: search.exact_topk(np.array([[1e39, 1.0]]), _vecs(3, d=2), 1), ValueError, "float32's range"),
+    (lambda: search.topk_to_run([[0, 1], [0]], [[1.0, 0.5], [1.0]], ["q", "r"], ["a", "b"]), ValueError,
+     "different lengths"),
+    (lambda: search.scifact_doc_texts(pd.DataFrame({"title": ["t", None], "text": ["x", "y"]})), ValueError,
+     "'title' is missing .* row 1"),  # used to become the text "None y"
+    (lambda: search.scifact_query_texts(pd.DataFrame({"text": [np.nan]})), ValueError, "'text' is missing"),
+    (lambda: search.rerank(_StrScorer(), {"q": {"a": 1.0}}, {"q": "x"}, {"a": "y"}), TypeError, "not numbers"),
     (lambda: search.reciprocal_rank_fusion({"q": {"a": 1.0}}), TypeError, r"wrap it as \[run\]"),
     (lambda: search.reciprocal_rank_fusion([{"q": {"a": 1.0}}], top_k=-1), ValueError, "top_k must be >= 1"),
     (lambda: search.reciprocal_rank_fusion([{"q": {"a": 1.0}}], top_k=1.5), TypeError, "top_k must be an integer"),
@@ -240,6 +251,10 @@ def test_choosing_bad_input_is_named():
         choosing.score_agreement(np.ones((2, 2)), np.ones((3, 2)))
     with pytest.raises(ValueError, match="batch_size"):
         choosing.peak_memory_mb("x", "onnx", ["a"], batch_size=0)
+    with pytest.raises(TypeError, match="size_on_disk_mb takes paths"):
+        choosing.size_on_disk_mb(3)
+    with pytest.raises(TypeError, match="candidates must be numbers"):
+        choosing.score_agreement([1.0, 0.0], [["a", "b"]])
     big = np.array([[1e200, 0.0], [0.0, 1e200], [1e200, 1e200]])  # used to be all zeros: mean cosine 0
     assert choosing.mean_random_cosine(big, n_pairs=500) > 0.3
 
@@ -265,6 +280,8 @@ def test_kmeans_refuses_more_clusters_than_distinct_points():
     (lambda: clustering.communities(np.array([[1.0, 0.0], [0.0, 0.0]]), min_size=1), ValueError, "zero-length"),
     (lambda: clustering.communities(np.eye(3), threshold=True), ValueError, "threshold"),
     (lambda: clustering.expected_ari_of_random([0, 1, 0, 1], 2, repeats=0), ValueError, "repeats"),
+    (lambda: clustering.contingency({"b", "a"}, [0, 1]), TypeError, "ordered sequence"),  # order was arbitrary
+    (lambda: clustering.community_precision([0, 1], [1, 1]), TypeError, "group 0 must be a list"),
 ])
 def test_clustering_bad_input_is_named(call, exc, match):
     with pytest.raises(exc, match=match):
@@ -287,6 +304,12 @@ def test_adaptation_bad_input_is_named():
         adaptation.teacher_agreement([[0.5, np.nan]], [["x", "y"]], [{"x"}])  # argmax picked the NaN
     with pytest.raises(TypeError, match=r"positives\[0\]"):
         adaptation.teacher_agreement([[0.5]], [["x"]], ["x"])
+    with pytest.raises(ValueError, match="one score per candidate"):
+        adaptation.teacher_agreement([[[0.1, 0.2]]], [["x"]], [{"x"}])
+    with pytest.raises(TypeError, match="data.SciFact"):
+        adaptation.eval_corpus(None, "smoke")
+    with pytest.raises(TypeError, match="data.SciFact"):
+        adaptation.scifact_ndcg(object(), None, 64)
     with pytest.raises(ValueError, match="only 5 documents"):
         adaptation.silver_candidates(q, docs, 6)
     with pytest.raises(TypeError, match="numpy Generator"):
