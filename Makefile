@@ -153,15 +153,18 @@ clean-cache:
 
 # ---------------------------------------------------------------- classroom kit (teachers' guide)
 # make assignments                      student notebooks + grading bundles in _build/assignments/A*/
-# make grade ASSIGNMENT=A1 SUBMISSIONS=dir [OUT=dir]   scores.csv + feedback/<student>.md
+# make grade ASSIGNMENT=A1 SUBMISSIONS=dir [OUT=dir]   scores.csv, lms.csv, answers.csv, feedback/<id>.md
 # make book-student                     the site without solutions, in _build/student/_build/html
-# make test-classroom                   slow end-to-end grading tests (needs root for the sandbox)
+# make test-classroom                   slow end-to-end grading tests (the attacks batch runs unprivileged)
+# make classroom-deps                   Debian's bubblewrap (the rootless grading sandbox), when missing
+# make lab                              JupyterLab on the lessons, in the course environment (learners)
 ASSIGNMENTS  := A1_word_vectors A2_pooling_losses A3_search
 ASSIGN_DIR   := _build/assignments
 SUBMISSIONS  ?=
 OUT          ?= _build/grades/$(ASSIGNMENT)
 GRADE_FLAGS  ?=
-.PHONY: assignments grade book-student test-classroom
+LAB_FLAGS    ?=
+.PHONY: assignments grade book-student test-classroom classroom-deps lab
 
 assignments: $(STAMP)
 	@for a in $(ASSIGNMENTS); do \
@@ -173,9 +176,13 @@ assignments: $(STAMP)
 	done
 	$(PY) -m sbert_lessons.classroom warm-a3 $(ASSIGN_DIR)/A3/seed-cache
 
+# Grading checks itself first (the sandbox starts the course's Python; the reference solution beside the
+# bundle scores full marks) and stops with a message instead of grading a class to zero. Exit 1 when a
+# submission could not be graded (its row says why), 2 when nothing was graded.
 grade: $(STAMP)
 	@test -n "$(ASSIGNMENT)" -a -n "$(SUBMISSIONS)" || { echo "usage: make grade ASSIGNMENT=A1 SUBMISSIONS=folder [OUT=folder]"; exit 2; }
 	@test -d $(ASSIGN_DIR)/$(ASSIGNMENT)/autograder || { echo "run 'make assignments' first"; exit 2; }
+	@command -v bwrap >/dev/null || echo "note: bubblewrap (bwrap) is missing: 'make classroom-deps' installs it (the rootless sandbox)"
 	$(PY) -m sbert_lessons.classroom grade $(ASSIGN_DIR)/$(ASSIGNMENT)/autograder/*.zip "$(SUBMISSIONS)" "$(OUT)" \
 	  --hide assignments $(if $(wildcard $(ASSIGN_DIR)/$(ASSIGNMENT)/seed-cache),--seed-cache $(ASSIGN_DIR)/$(ASSIGNMENT)/seed-cache) $(GRADE_FLAGS)
 
@@ -186,6 +193,17 @@ book-student: $(STAMP)
 	$(VENV)/bin/jupyter-book build _build/student/src --path-output _build/student $(BOOK_FLAGS)
 	@echo "student site: _build/student/_build/html/index.html"
 
-test-classroom: $(STAMP)
+# bubblewrap runs without root (unprivileged user namespaces); installed only when missing.
+classroom-deps:
+	@command -v bwrap >/dev/null || { echo "installing: bubblewrap"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+	    --no-install-recommends bubblewrap >/dev/null; }
+
+test-classroom: $(STAMP) classroom-deps
 	$(PY) -m pytest -q -s --durations=0 tests/classroom
+
+# Learners: JupyterLab in the course environment, on the lessons (the Makefile's offline settings and
+# SBERT_LESSONS_DATA reach the kernels). LAB_FLAGS="--port 8890 --no-browser" and so on.
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks $(LAB_FLAGS)
 # ------------------------------------------------------------ end of classroom kit

@@ -201,3 +201,17 @@ def test_student_site_has_no_solution_text(tmp_path):
             assert line not in page, f"{nb_path.name}: solution text reached the student site: {line!r}"
             checked += 1
     assert checked > 0, "some solution lines were checked"
+
+
+def test_gradescope_autograder_zip_layout(bundles):
+    """The zip `otter assign` builds is a Gradescope autograder (documented in the teachers' guide)."""
+    import zipfile
+
+    b = bundles["A1"]
+    with zipfile.ZipFile(b["zip"]) as z:
+        names = set(z.namelist())
+        cfg = json.loads(z.read("otter_config.json"))
+        run = z.read("run_autograder").decode()
+    assert {"run_autograder", "setup.sh", "run_otter.py", "environment.yml", "otter_config.json"} <= names
+    assert {f"tests/q{i}.py" for i in range(1, 5)} <= names and "tests/q5.py" not in names  # q5: by hand
+    assert cfg["assignment_name"] == "A1" and "run_otter.py" in run

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from .channel import ChannelError, RemoteRef, StudentCodeError, WorkerGone, decode_value
-from .sandbox import Limits, Sandbox, SandboxError, Worker, isolation_mode
+from .sandbox import Limits, Sandbox, SandboxError, Worker, bwrap_problem, isolation_mode
 from .worker import _is_grader_cell
 
 
@@ -606,8 +606,9 @@ def grade_folder(bundle_zip: str | Path, submissions: str | Path, out: str | Pat
     mode = isolation_mode(isolation)
     if mode == "none" and not allow_unisolated:
         raise PermissionError(
-            "no sandbox available: bubblewrap (bwrap) is not installed and the grader is not root. Install it "
-            "(sudo apt-get install bubblewrap; it runs without root), or pass --allow-unisolated to grade "
+            f"no sandbox available: {bwrap_problem() or 'bubblewrap was not chosen'}, and the grader is not "
+            "root. Install it (sudo apt-get install bubblewrap, or make classroom-deps; it runs without root) "
+            "and allow unprivileged user namespaces, or pass --allow-unisolated to grade "
             "with resource limits only (submissions could then read your files, use the network and touch "
             "each other's work; every feedback file would say so)")
     from ..profile import quiet_libraries

@@ -28,6 +28,7 @@ bubblewrap, the PID namespace's init, which takes the namespace with it).
 
 from __future__ import annotations
 
+import functools
 import os
 import shlex
 import shutil
@@ -64,14 +65,32 @@ class SandboxError(RuntimeError):
     """The sandbox cannot be used on this machine as configured (said before any submission is graded)."""
 
 
+@functools.lru_cache(maxsize=1)
+def bwrap_problem() -> str | None:
+    """Why bubblewrap cannot sandbox here (``None`` when it can): missing, or its namespaces refused (a
+    container's seccomp profile, user namespaces switched off)."""
+    if not shutil.which("bwrap"):
+        return "bubblewrap (bwrap) is not installed"
+    try:
+        p = subprocess.run(["bwrap", "--unshare-all", "--unshare-user", "--die-with-parent", "--ro-bind", "/", "/",
+                            "--proc", "/proc", "--dev", "/dev", "true"], capture_output=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"bwrap could not run ({e})"
+    if p.returncode != 0:
+        return ("bwrap is installed but cannot create its namespaces here ("
+                + (p.stderr.decode(errors="replace").strip().splitlines() or ["no message"])[-1][:200]
+                + "): unprivileged user namespaces are off, or a container forbids them")
+    return None
+
+
 def isolation_mode(requested: str = "auto") -> str:
-    """``"bubblewrap"`` where ``bwrap`` exists; else ``"namespaces"`` as root with ``unshare``/``setpriv``;
+    """``"bubblewrap"`` where ``bwrap`` works; else ``"namespaces"`` as root with ``unshare``/``setpriv``;
     else ``"none"``."""
     if requested != "auto":
         if requested not in ("bubblewrap", "namespaces", "none"):
             raise ValueError(f"unknown isolation {requested!r}: bubblewrap, namespaces or none")
         return requested
-    if shutil.which("bwrap"):
+    if bwrap_problem() is None:
         return "bubblewrap"
     if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("unshare") and shutil.which("setpriv"):
         return "namespaces"
