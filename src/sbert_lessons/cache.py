@@ -187,8 +187,8 @@ def _writing(final: Path) -> Iterator[None]:
         yield
     except OSError as exc:
         raise CacheFolderError(f"cannot write {final.name} into {final.parent} ({type(exc).__name__}: "
-                               f"{exc.strerror or exc}): the folder is read-only and does not hold it yet; set "
-                               f"{ENV_CACHE} to a folder you can write to") from exc
+                               f"{exc.strerror or exc}): the cache cannot be written there (read-only?) and does not hold "
+                               f"it yet; set {ENV_CACHE} to a folder you can write to") from exc
 
 
 @contextlib.contextmanager
