@@ -222,15 +222,17 @@ def _check_k(k: Any, n: int, what: str = "corpus") -> int:
 
 
 def _normalize(x: np.ndarray, name: str = "embeddings") -> np.ndarray:
-    """Rows scaled to length 1, computed in float64 (a float32 square sum overflows above ~1e19 and
-    underflows below ~1e-23, which would turn long or tiny vectors into zeros)."""
+    """Rows scaled to length 1. A float32 square sum overflows above ~1e19 and underflows below ~1e-23,
+    which would turn long or tiny vectors into zeros or NaN: such rows are normalised in float64."""
+    with np.errstate(over="ignore", under="ignore"):
+        norms = np.linalg.norm(x, axis=1, keepdims=True)
+    if ((norms > 1e-15) & (norms < 1e15)).all():  # the usual case: float32 is exact enough
+        return x / norms
     x64 = x.astype(np.float64)
     norms = np.linalg.norm(x64, axis=1, keepdims=True)
     zero = np.flatnonzero(norms[:, 0] == 0)
     if zero.size:
         raise ValueError(f"{name}: {zero.size} zero vector(s), first at row {zero[0]}: cosine is undefined")
-    if ((norms > 1e-15) & (norms < 1e15)).all():  # float32 arithmetic is exact enough: the historical path
-        return x / np.linalg.norm(x, axis=1, keepdims=True)
     return (x64 / norms).astype(np.float32)
 
 
