@@ -198,7 +198,8 @@ def chunk_and_pool(model: Any, texts: Sequence[str], *, max_tokens: int | None =
     embedding), the rest (:func:`tail_text`) is cut into sentence chunks. ``mode="sentences"``: the
     whole text is cut into sentence chunks from the start. A text that fits in one window is one chunk
     in both modes and keeps its ordinary embedding. Ordinary embeddings come from ``base_embeddings``
-    (row i for text i, e.g. the corpus embeddings already cached) when given, else they are encoded;
+    (row i for text i, e.g. the corpus embeddings already cached; they must have been encoded reading at
+    least ``max_tokens`` tokens, or the tokens in between are read by no chunk) when given, else they are encoded;
     every other chunk is encoded in one call of ``encode`` (default :func:`sbert_lessons.cache.encode`).
     By default every chunk weighs the same; in window mode ``head_weight`` (between 0 and 1) gives the
     first window that share of the vector and the tail chunks the rest, split equally.
