@@ -474,6 +474,11 @@ def fit_with_loss(model: Any, loss: Any, columns: list[list[str]], recipe: train
     n = len(columns[0])
     if n < 2:
         raise ValueError("need at least two training examples")
+    for ci, col in enumerate(columns):
+        bad = [i for i, t in enumerate(col) if not isinstance(t, str)]
+        if bad:
+            raise TypeError(f"column {ci}, example {bad[0]} is {type(col[bad[0]]).__name__} "
+                            f"{col[bad[0]]!r}: training columns hold texts")
     if labels is not None and len(labels) != n:
         raise ValueError(f"{len(labels)} labels for {n} examples")
     if labels is not None:

@@ -320,6 +320,10 @@ def test_adaptation_bad_input_is_named():
         adaptation.last_training_seconds("mnrl-typo")
     with pytest.raises(ValueError, match=r"label 1 is nan"):
         adaptation.train_variant("augsbert", [["a", "b"], ["c", "d"]], "smoke", labels=[0.5, math.nan])
+    with pytest.raises(TypeError, match="column 1, example 1 is NoneType"):
+        adaptation.fit_with_loss(None, None, [["a", "b"], ["c", None]], None)
+    with pytest.raises(ValueError, match="label 0 is inf"):
+        adaptation.fit_with_loss(None, None, [["a", "b"], ["c", "d"]], None, labels=[math.inf, 0.5])
     with pytest.raises(ValueError, match="1 labels for 2"):
         adaptation.train_variant("augsbert", [["a", "b"], ["c", "d"]], "smoke", labels=[0.5])
 
