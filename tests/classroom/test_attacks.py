@@ -36,7 +36,7 @@ from sbert_lessons import classroom as C
 
 HERE = Path(__file__).resolve().parent
 UID = 65534
-WALL, CALL, CELL, MEMORY = 90, 120, 60, "3G"  # a call may last past the wall clock: the wall stops it
+WALL, CALL, CELL, MEMORY = 120, 180, 60, "3G"  # a call may last past the wall clock: the wall stops it
 SLEEP_MARK = "98765"  # `sleep 98765` is the process a submission tries to leave behind
 
 pytestmark = pytest.mark.skipif(C.isolation_mode() != "bubblewrap",

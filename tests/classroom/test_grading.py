@@ -215,3 +215,52 @@ def test_gradescope_autograder_zip_layout(bundles):
     assert {"run_autograder", "setup.sh", "run_otter.py", "environment.yml", "otter_config.json"} <= names
     assert {f"tests/q{i}.py" for i in range(1, 5)} <= names and "tests/q5.py" not in names  # q5: by hand
     assert cfg["assignment_name"] == "A1" and "run_otter.py" in run
+
+
+def _tiny_bundle(folder: Path) -> Path:
+    """A one-question otter bundle (test file in otter's format) and its reference notebook."""
+    import zipfile
+
+    folder.mkdir(parents=True)
+    test = ('from otter.test_files import test_case\n\nOK_FORMAT = False\n\nname = "q1"\npoints = None\n\n'
+            '@test_case(points=1, hidden=False)\ndef test_x(x):\n    assert x == 1, "x must be 1"\n\n'
+            '@test_case(points=1, hidden=True)\ndef test_double(double):\n    assert double(21) == 42\n')
+    zpath = folder / "T-autograder.zip"
+    with zipfile.ZipFile(zpath, "w") as z:
+        z.writestr("otter_config.json", json.dumps({"assignment_name": "T"}))
+        z.writestr("tests/q1.py", test)
+    nb = {"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                     "source": "x = 1\ndef double(n):\n    return 2 * n"}],
+          "metadata": {"otter": {"assignment_name": "T"}}, "nbformat": 4, "nbformat_minor": 5}
+    (folder / "T.ipynb").write_text(json.dumps(nb))
+    return zpath
+
+
+def test_unisolated_grading_says_so_in_every_feedback_file(tmp_path):
+    zpath = _tiny_bundle(tmp_path / "grader")
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    shutil.copy(tmp_path / "grader" / "T.ipynb", subs / "ann.ipynb")
+    (subs / "bob.ipynb").write_text((tmp_path / "grader" / "T.ipynb").read_text().replace("x = 1", "x = 2"))
+    with pytest.raises(PermissionError, match="allow-unisolated"):
+        C.grade_folder(zpath, subs, tmp_path / "out", isolation="none", log=lambda *_: None)
+    res = {r.student: r for r in C.grade_folder(zpath, subs, tmp_path / "out", isolation="none",
+                                                  allow_unisolated=True, jobs=2, log=lambda *_: None)}
+    assert res["ann"].score == 2 and res["bob"].score == 1 and res["ann"].isolation == "none"
+    for r in res.values():
+        fb = (tmp_path / "out" / "feedback" / f"{r.student_id}.md").read_text()
+        assert "graded WITHOUT isolation" in fb
+
+
+@needs_sandbox
+def test_preflight_stops_before_grading_when_the_reference_fails(tmp_path):
+    zpath = _tiny_bundle(tmp_path / "grader")
+    (tmp_path / "grader" / "T.ipynb").write_text(
+        (tmp_path / "grader" / "T.ipynb").read_text().replace("return 2 * n", "return n"))
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    shutil.copy(tmp_path / "grader" / "T.ipynb", subs / "ann.ipynb")
+    p = subprocess.run([PY, "-m", "sbert_lessons.classroom", "grade", str(zpath), str(subs), str(tmp_path / "out")],
+                       cwd=ROOT, env=_env(), capture_output=True, text=True, check=False)
+    assert p.returncode == 2 and "reference solution scores 1/2" in p.stderr and "Traceback" not in p.stderr
+    assert "no submission was graded" in p.stderr and not (tmp_path / "out" / "scores.csv").exists()

@@ -444,3 +444,8 @@ def test_no_sandbox_is_refused_with_a_message_not_a_traceback(tmp_path, capsys):
         C.grade_folder(tmp_path / "b.zip", tmp_path / "subs", tmp_path / "out", isolation="none")
     rc = C.main(["grade", str(tmp_path / "b.zip"), str(tmp_path / "subs"), str(tmp_path / "out")])
     assert rc == 2 and "error:" in capsys.readouterr().err
+
+
+def test_strip_refuses_a_stray_solution_end():
+    with pytest.raises(ValueError, match="solution-end has no solution-start"):
+        C.strip_solutions({"cells": [_md("Text.\n\n```{solution-end}\n```")]})

@@ -576,9 +576,13 @@ class PreflightError(RuntimeError):
     """Grading would give everyone zero: the sandbox or the reference solution fails (nothing graded)."""
 
 
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def default_jobs(limits: Limits) -> int:
     """One submission per core, as many as the memory limit allows in the machine's memory."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = _cores()
     try:
         mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError):
@@ -679,6 +683,7 @@ def grade_folder(bundle_zip: str | Path, submissions: str | Path, out: str | Pat
             return r
 
         n_jobs = max(1, jobs or default_jobs(limits))
+        sandbox.threads = max(1, _cores() // n_jobs)
         log(f"grading {len(subs)} submissions, {n_jobs} at a time ({mode} sandbox) ...")
         if n_jobs == 1:
             results = [one(s) for s in subs]

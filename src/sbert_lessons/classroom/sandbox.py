@@ -148,6 +148,7 @@ class Sandbox:
                  seed_cache: Path | None = None):
         self.mode, self.limits, self.private = mode, limits, Path(private)
         self.hide = [Path(h) for h in hide]
+        self.threads = 0  # compute threads per submission (OMP/MKL/torch); 0: the libraries' default
         self.seed_cache = Path(seed_cache).resolve() if seed_cache and Path(seed_cache).is_dir() else None
         self.ro: list[Path] = []
         if mode == "bubblewrap":
@@ -191,6 +192,9 @@ class Sandbox:
             env["SBERT_GRADE_SEED"] = f"{INSIDE_GRADER}/seed-cache"
         if self.mode != "bubblewrap":
             env.pop("SBERT_GRADE_NPROC")  # there, RLIMIT_NPROC would count the user's other processes
+        if self.threads:  # submissions graded side by side share the cores instead of each taking all
+            for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+                env[k] = str(self.threads)
         for k in ("SBERT_LESSONS_DATA", "OMP_NUM_THREADS"):
             if os.environ.get(k):
                 env[k] = os.environ[k]
@@ -424,6 +428,7 @@ class Worker:
                 why = f"it ran more than the {lim.nproc} processes and threads allowed ({threads})"
             if why:
                 self._watch_reason = why
+                self.cpu_s = _cpu_of(pids)
                 self._kill_tree()
                 return
 

@@ -16,7 +16,7 @@ def strip_solutions(nb: dict) -> tuple[dict, int]:
     """Remove gated solutions (``solution-start`` … ``solution-end``, across cells or within one markdown
     cell) and ``{solution}`` blocks; clear code outputs. Returns the notebook and how many were removed."""
     cells, inside, removed = [], False, 0
-    for c in nb.get("cells", []):
+    for n_cell, c in enumerate(nb.get("cells", [])):
         src = c.get("source", "")
         src = "".join(src) if isinstance(src, list) else src
         if c.get("cell_type") == "markdown":
@@ -30,7 +30,10 @@ def strip_solutions(nb: dict) -> tuple[dict, int]:
                         break
                     inside, pos = False, m.end()
                 else:
-                    m = _SOL_START.search(src, pos)
+                    m, stray = _SOL_START.search(src, pos), _SOL_END.search(src, pos)
+                    if stray and (not m or stray.start() < m.start()):
+                        raise ValueError(f"a solution-end has no solution-start (markdown cell {n_cell}: "
+                                         f"{src[max(0, stray.start() - 60):stray.start()].strip()[-60:]!r})")
                     if not m:
                         kept.append(src[pos:])
                         break
