@@ -83,6 +83,19 @@ def bwrap_problem() -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=1)
+def _bwrap_help() -> str:
+    try:
+        return subprocess.run(["bwrap", "--help"], capture_output=True, text=True, timeout=30, check=False).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+
+
+def _bwrap_has(flag: str) -> bool:
+    """Older bubblewraps lack some options (``--disable-userns`` is 0.8, ``--size`` 0.7): leave those out."""
+    return flag in _bwrap_help()
+
+
 def isolation_mode(requested: str = "auto") -> str:
     """``"bubblewrap"`` where ``bwrap`` works; else ``"namespaces"`` as root with ``unshare``/``setpriv``;
     else ``"none"``."""
@@ -165,9 +178,9 @@ class Sandbox:
         for b in self.ro:
             if (b / ".git").exists():
                 raise SandboxError(f"the sandbox would show {b} to the submissions (it holds the Python "
-                                   "environment or the course package), and it is a git checkout with "
-                                   "the assignments' history: install the course so that the environment "
-                                   "and the package lie in folders of their own")
+                                   "environment, the course package or the data), and it is a git checkout "
+                                   "whose history could hold the assignments' masters: keep the environment, "
+                                   "the package and the data in folders that are not a checkout's root")
             for h in self.hide:
                 h = h.resolve()
                 if h == b or b in h.parents:
@@ -220,9 +233,9 @@ class Sandbox:
 
     def _bwrap(self, py_args: list[str]) -> list[str]:
         lim = self.limits
-        a = ["bwrap", "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
-             "--new-session", "--cap-drop", "ALL", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
-             "--ro-bind", "/usr", "/usr"]
+        a = ["bwrap", "--unshare-all", "--unshare-user", *(["--disable-userns"] * _bwrap_has("--disable-userns")),
+             "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--uid", str(SANDBOX_UID),
+             "--gid", str(SANDBOX_UID), "--ro-bind", "/usr", "/usr"]
         for name in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
             if os.path.islink(name):
                 a += ["--symlink", os.readlink(name), name]
@@ -234,14 +247,16 @@ class Sandbox:
             a += ["--ro-bind", str(p), str(p)]
         if self.seed_cache is not None:
             a += ["--ro-bind", str(self.seed_cache), f"{INSIDE_GRADER}/seed-cache"]
-        quarter = str(max(lim.disk_bytes // 4, 1 << 20))
-        a += ["--proc", "/proc", "--dev", "/dev",
-              "--perms", "01777", "--size", quarter, "--tmpfs", "/dev/shm",
-              "--perms", "01777", "--size", quarter, "--tmpfs", "/tmp",
-              "--perms", "01777", "--size", quarter, "--tmpfs", "/var/tmp",
-              "--perms", "0700", "--size", str(lim.disk_bytes), "--tmpfs", INSIDE_WORK,
-              "--chdir", INSIDE_WORK, "--", *py_args]
-        return a
+        quarter = max(lim.disk_bytes // 4, 1 << 20)
+        a += ["--proc", "/proc", "--dev", "/dev"]
+        for path, perms, size in (("/dev/shm", "01777", quarter), ("/tmp", "01777", quarter),
+                                  ("/var/tmp", "01777", quarter), (INSIDE_WORK, "0700", lim.disk_bytes)):
+            if _bwrap_has("--perms"):
+                a += ["--perms", perms]
+            if _bwrap_has("--size"):  # without it (bwrap < 0.7) only RLIMIT_FSIZE caps what is written
+                a += ["--size", str(size)]
+            a += ["--tmpfs", path]
+        return [*a, "--chdir", INSIDE_WORK, "--", *py_args]
 
     def preexec(self):
         return _limits_fn(self.limits, with_nproc=self.mode == "namespaces")
