@@ -1,7 +1,40 @@
-"""Recorded figures of chapters 1 and 2 held in bands (run after the notebooks executed)."""
+"""Recorded figures of chapters 1 and 2 held in bands (run after the notebooks executed).
+
+Comparisons (``chNN.cmp.*``, issue 21) are held three ways: the difference in its band, its 95 % interval
+recorded and holding the difference, and its verdict per profile. Smoke verdicts are the ones observed in
+the smoke build. No full-profile record exists yet, so every full verdict below is the one *expected*
+(marked "expected, not yet measured"): pin it from the first full record.
+"""
 
 import pytest
 from _figures import entry, profile, value
+
+
+def interval(metrics, key):
+    """The figure's recorded 95 % interval, checked to hold the figure."""
+    e = entry(metrics, key)
+    assert "ci95" in e, f"{key} was recorded without its 95 % interval"
+    low, high = e["ci95"]
+    assert low <= e["value"] <= high, f"{key}: {e['value']} outside its interval [{low}, {high}]"
+    return low, high
+
+
+def comparison(metrics, key, *, smoke, full, band=None):
+    """Hold a recorded comparison: interval present and holding the difference, the verdict of its profile,
+    and (optionally) the difference inside ``band[profile]``."""
+    e = entry(metrics, key)
+    interval(metrics, key)
+    expected = smoke if e["profile"] == "smoke" else full
+    allowed = expected if isinstance(expected, (set, frozenset)) else {expected}
+    assert e["verdict"] in allowed, f"{key} ({e['profile']}): verdict {e['verdict']!r}, expected {expected!r}"
+    assert e["detected"] == (e["verdict"] != "no detectable difference")
+    if band is not None and e["profile"] in band:
+        low, high = band[e["profile"]]
+        assert low <= e["value"] <= high, f"{key} ({e['profile']}): {e['value']} outside [{low}, {high}]"
+    return e
+
+
+NONE = "no detectable difference"
 
 
 # ------------------------------------------------------------------------------------ chapter 1
@@ -10,19 +43,48 @@ def test_glove_analogy_accuracy(metrics):
     # ~46% over all 400k words (full). Far from 0 and far from perfect.
     acc = value(metrics, "ch01.analogy.glove_acc")
     assert (44 <= acc <= 56) if profile(metrics, "ch01.analogy.glove_acc") == "smoke" else (40 <= acc <= 55)
+    low, high = interval(metrics, "ch01.analogy.glove_acc")
+    assert high - low < 3  # ~15,000 covered questions: a narrow interval (smoke: [48.9, 50.5])
+
+
+def test_capitals_vs_opposites(metrics):
+    # smoke: 79.6% [76.1, 83.0] of 506 vs 11.8% [8.7, 15.3] of 380 questions, +67.8 [+62.9, +72.5]
+    for key in ("ch01.analogy.capital_common_acc", "ch01.analogy.opposite_acc"):
+        interval(metrics, key)
+    comparison(metrics, "ch01.cmp.capitals_vs_opposites", smoke="capitals ahead",
+               full="capitals ahead",  # expected, not yet measured
+               band={"smoke": (60, 75), "full": (40, 85)})
 
 
 def test_glove_word_similarity(metrics):
     ws, sl = value(metrics, "ch01.wordsim353.glove"), value(metrics, "ch01.simlex999.glove")
     assert ws == pytest.approx(50.33, abs=0.5)   # deterministic: fixed vectors, fixed file
     assert sl == pytest.approx(26.46, abs=0.5)
-    assert ws > sl + 10  # relatedness is easier for co-occurrence vectors than similarity
+    assert interval(metrics, "ch01.wordsim353.glove") == pytest.approx((41.1, 59.3), abs=1.0)  # 353 pairs
+    assert interval(metrics, "ch01.simlex999.glove") == pytest.approx((20.4, 32.2), abs=1.0)   # 999 pairs
+    # two different files: an unpaired bootstrap; the same vectors and files in both profiles
+    comparison(metrics, "ch01.cmp.wordsim_vs_simlex", smoke="WordSim-353 ahead", full="WordSim-353 ahead",
+               band={"smoke": (23.4, 24.4), "full": (23.4, 24.4)})
 
 
-def test_word2vec_is_weaker_than_glove(metrics):
+def test_word2vec_against_glove_on_shared_items(metrics):
     w2v_acc, w2v_ws = value(metrics, "ch01.analogy.w2v_acc"), value(metrics, "ch01.wordsim353.w2v")
-    assert 0 <= w2v_acc < value(metrics, "ch01.analogy.glove_acc") / 2
-    assert 0 < w2v_ws < value(metrics, "ch01.wordsim353.glove")
+    assert 0 <= w2v_acc < value(metrics, "ch01.analogy.glove_acc")
+    assert 0 < w2v_ws < 100
+    interval(metrics, "ch01.analogy.w2v_acc")
+    interval(metrics, "ch01.wordsim353.w2v")
+    smoke = profile(metrics, "ch01.analogy.shared_questions") == "smoke"
+    n_questions = value(metrics, "ch01.analogy.shared_questions")
+    n_pairs = value(metrics, "ch01.wordsim353.shared_pairs")
+    assert (n_questions == 1144 and n_pairs == 115) if smoke else (n_questions > 1144 and n_pairs > 115)
+    # smoke: +53.3 [+50.5, +56.5] points on 1,144 questions
+    comparison(metrics, "ch01.cmp.glove_vs_w2v_analogy", smoke="GloVe ahead",
+               full="GloVe ahead",  # expected, not yet measured
+               band={"smoke": (45, 60), "full": (10, 70)})
+    # smoke: +15.0 [-5.5, +34.6] on 115 pairs, too few to tell
+    comparison(metrics, "ch01.cmp.glove_vs_w2v_wordsim", smoke=NONE,
+               full=NONE,  # expected, not yet measured: ~1M tokens of word2vec against GloVe's 6B
+               band={"smoke": (10, 20), "full": (-30, 40)})
 
 
 def test_corpus_size_and_word2vec_vocabulary(metrics):
@@ -33,15 +95,36 @@ def test_corpus_size_and_word2vec_vocabulary(metrics):
     assert 1_000 <= vocab <= 60_000
 
 
-def test_3cosmul_does_not_beat_3cosadd_on_family(metrics):
-    # exercise ex01-3cosmul; smoke (30,000 words searched): identical accuracy (75.7% of 342 questions);
-    # full (all 400,000 words): 63.2% against 69.0% of 506 questions, -5.7 points
-    e = entry(metrics, "ch01.family.cosmul_minus_cosadd")
-    assert e["value"] <= 0  # the lesson's finding: 3CosMul does not beat 3CosAdd here
-    if e["profile"] == "smoke":
-        assert e["value"] == pytest.approx(0.0, abs=1.0)
-    else:
-        assert e["value"] == pytest.approx(-5.7, abs=1.5)
+def test_3cosmul_against_3cosadd_on_family(metrics):
+    # exercise ex01-3cosmul; smoke (30,000 words searched): 75.7% both on 342 questions, 12 answered
+    # differently, 0.0 [-1.8, +2.0]; an earlier full build (all 400,000 words) measured 63.2% against 69.0%
+    # of 506 questions, -5.7 points, before the comparison was recorded
+    assert value(metrics, "ch01.family.questions") == (342 if profile(metrics, "ch01.family.questions") == "smoke"
+                                                        else 506)
+    for key in ("ch01.family.cosadd_acc", "ch01.family.cosmul_acc"):
+        interval(metrics, key)
+    comparison(metrics, "ch01.cmp.cosmul_vs_cosadd_family", smoke=NONE,
+               full="3CosAdd ahead",  # expected, not yet measured
+               band={"smoke": (-0.5, 0.5), "full": (-8.0, -3.0)})
+
+
+def test_epochs(metrics):
+    # exercise ex01-epochs, first seed's models, bootstrap over the known WordSim-353 pairs (smoke: 115)
+    # smoke: 15.4 [-4.1, 33.6], 22.9 [5.6, 38.3], 42.4 [25.0, 57.1]
+    for e in (1, 5, 20):
+        interval(metrics, f"ch01.epochs.wordsim353_{e}")
+    pairs = value(metrics, "ch01.epochs.pairs")
+    assert pairs == 115 if profile(metrics, "ch01.epochs.pairs") == "smoke" else 115 < pairs <= 353
+    # smoke: +7.5 [-19.1, +35.1] and +19.5 [+4.6, +33.9]
+    comparison(metrics, "ch01.cmp.epochs_5_vs_1", smoke=NONE,
+               full="5 epochs ahead",  # expected, not yet measured (a million tokens, ~250 pairs)
+               band={"smoke": (5, 10), "full": (-10, 40)})
+    comparison(metrics, "ch01.cmp.epochs_20_vs_5", smoke="20 epochs ahead",
+               full=NONE,  # expected, not yet measured
+               band={"smoke": (17, 22), "full": (-10, 30)})
+    if profile(metrics, "ch01.cmp.epochs_20_vs_5") == "full":  # three training seeds only in full
+        comparison(metrics, "ch01.cmp.epochs_20_vs_5_seeds", smoke=None,
+                   full={NONE, "20 epochs ahead", "5 epochs ahead"})  # not yet measured: pin it then
 
 
 # ------------------------------------------------------------------------------------ chapter 2
@@ -52,17 +135,44 @@ def test_order_blindness_is_exact(metrics):
 
 def test_minilm_matches_published(metrics):
     assert value(metrics, "ch02.stsb_test.minilm_l6") == pytest.approx(82.03, abs=0.1)
+    assert interval(metrics, "ch02.stsb_test.minilm_l6") == pytest.approx((79.8, 84.2), abs=0.5)
 
 
 def test_averaged_glove_band_and_improvements(metrics):
+    # the STS-B test split is whole in both profiles; only SIF's p(w) depends on the profile (corpus slice)
     avg = value(metrics, "ch02.stsb_test.avg_glove")
     sif_gap = value(metrics, "ch02.stsb_test.sif_minus_paper_avg")
     assert sif_gap == pytest.approx(value(metrics, "ch02.stsb_test.sif_glove") - 58.02, abs=1e-9)
     assert -10 <= sif_gap <= 10  # measured in smoke: +2.05
     assert 30 <= avg <= 50
-    assert value(metrics, "ch02.stsb_test.avg_glove_nostop") > avg
-    assert value(metrics, "ch02.stsb_test.sif_glove") > avg
-    assert value(metrics, "ch02.stsb_test.sif_glove") < value(metrics, "ch02.stsb_test.minilm_l6")
+    for key in ("avg_glove", "avg_glove_nostop", "sif_glove"):
+        interval(metrics, f"ch02.stsb_test.{key}")
+    # smoke: no stop words +18.3 [+14.0, +22.5], SIF weights +17.9 [+14.6, +21.3], SIF +21.8 [+17.6, +26.2]
+    comparison(metrics, "ch02.cmp.nostop_vs_avg.all", smoke="no stop words ahead", full="no stop words ahead",
+               band={"smoke": (17.5, 19.0), "full": (17.5, 19.0)})  # no SIF in it: the same in both profiles
+    comparison(metrics, "ch02.cmp.sif_weights_vs_avg.all", smoke="SIF weights ahead",
+               full="SIF weights ahead", band={"smoke": (15, 21), "full": (10, 25)})  # full: expected
+    comparison(metrics, "ch02.cmp.sif_vs_avg.all", smoke="SIF ahead", full="SIF ahead",
+               band={"smoke": (19, 25), "full": (12, 28)})  # full: expected, not yet measured
+
+
+# per genre (smoke, n = 500 news, 625 captions, 254 forums): every step ahead except SIF in news,
+# +4.5 [-0.8, +9.9]; full verdicts expected, not yet measured (p(w) from the whole corpus)
+GENRE_VERDICTS = {
+    ("nostop", "news"): "no stop words ahead", ("nostop", "captions"): "no stop words ahead",
+    ("nostop", "forums"): "no stop words ahead",
+    ("sif_weights", "news"): "SIF weights ahead", ("sif_weights", "captions"): "SIF weights ahead",
+    ("sif_weights", "forums"): "SIF weights ahead",
+    ("sif", "news"): NONE, ("sif", "captions"): "SIF ahead", ("sif", "forums"): "SIF ahead",
+}
+
+
+@pytest.mark.parametrize(("step", "where"), sorted(GENRE_VERDICTS))
+def test_steps_against_plain_average_per_genre(metrics, step, where):
+    verdict = GENRE_VERDICTS[(step, where)]
+    # the no-stop-words rows use no corpus statistic: the same verdict in both profiles; the SIF rows use p(w)
+    # from the profile's corpus: full expected to read as smoke, not yet measured
+    comparison(metrics, f"ch02.cmp.{step}_vs_avg.{where}", smoke=verdict, full=verdict, band={"smoke": (-1, 30)})
 
 
 def test_untuned_stand_ins_stay_below_trained_minilm(metrics):
@@ -70,7 +180,41 @@ def test_untuned_stand_ins_stay_below_trained_minilm(metrics):
     for key in ("random_init_mean", "static_token_avg", "minilm_cls"):
         v = value(metrics, f"ch02.stsb_test.{key}")
         assert 0 < v < trained - 3, key
+        interval(metrics, f"ch02.stsb_test.{key}")
     # the measured values on a CPU: random weights ~44, static token average ~51, CLS ~73.5
     assert value(metrics, "ch02.stsb_test.static_token_avg") == pytest.approx(50.89, abs=1.0)
     assert value(metrics, "ch02.stsb_test.minilm_cls") == pytest.approx(73.50, abs=1.0)
     assert 25 <= value(metrics, "ch02.stsb_test.random_init_mean") <= 60
+    # no corpus in any of these: the same verdicts in both profiles (smoke values below)
+    comparison(metrics, "ch02.cmp.random_vs_avg", smoke="random weights ahead", full="random weights ahead",
+               band={"smoke": (2, 10), "full": (2, 10)})   # +5.9 [+2.0, +9.9]
+    for key, band in (("random", (-45, -30)), ("static", (-36, -26)), ("cls", (-10, -7))):
+        e = comparison(metrics, f"ch02.cmp.{key}_vs_minilm", smoke="trained MiniLM ahead",
+                       full="trained MiniLM ahead", band={"smoke": band, "full": band})
+        assert e["ci95"][1] < -5, key  # the page: every interval lies more than 5 points below zero
+    comparison(metrics, "ch02.cmp.minilm_vs_sif", smoke="MiniLM ahead", full="MiniLM ahead",
+               band={"smoke": (19, 25), "full": (15, 30)})  # +22.0 [+18.9, +25.1]
+
+
+def test_share_of_high_cosines(metrics):
+    glove_low, _ = interval(metrics, "ch02.share_above_08.glove_avg")      # 98.3 [97.6, 99.0]
+    _, minilm_high = interval(metrics, "ch02.share_above_08.minilm_l6")    # 27.6 [25.2, 29.9]
+    assert glove_low > 50 > minilm_high
+
+
+def test_sif_exercises(metrics):
+    # ex02-sif-a; smoke: gain of the removal at 1e-2 minus at 1e-4 +5.1 [+3.1, +7.3]; combined score
+    # 1e-3 vs 1e-2 +4.7 [+3.0, +6.5], 1e-3 vs 1e-4 -0.3 [-1.7, +1.3]; full expected, not yet measured
+    comparison(metrics, "ch02.cmp.removal_gain_1e2_vs_1e4", smoke="a = 1e-2 ahead", full="a = 1e-2 ahead",
+               band={"smoke": (4, 6.5)})
+    comparison(metrics, "ch02.cmp.sif_1e3_vs_1e2", smoke="a = 1e-3 ahead", full="a = 1e-3 ahead",
+               band={"smoke": (3.5, 6)})
+    comparison(metrics, "ch02.cmp.sif_1e3_vs_1e4", smoke=NONE, full=NONE, band={"smoke": (-1, 0.5)})
+    # ex02-fit-on; smoke: +0.31 [-0.09, +0.72]; the page: the whole interval within one point of zero
+    e = comparison(metrics, "ch02.cmp.corpus_fit_vs_test_fit", smoke=NONE, full=NONE,  # full: expected
+                   band={"smoke": (0, 0.6)})
+    assert -1 < e["ci95"][0] and e["ci95"][1] < 1
+    assert value(metrics, "ch02.sif.pc_cosine") > 0.95
+    # the STS-B test sentences inside the corpus that p(w) is counted on (smoke slice: 275; full: all)
+    overlap = value(metrics, "ch02.corpus.stsb_test_overlap")
+    assert overlap == (275 if profile(metrics, "ch02.corpus.stsb_test_overlap") == "smoke" else 2552)
