@@ -134,8 +134,29 @@ def interpreter_paths() -> list[Path]:
         p = Path(os.path.realpath(c))
         if p.is_dir() and p not in roots:
             roots.append(p)
-    # the venv's own bin/python is a symlink chain into base_prefix: both sides are listed above
+    # the venv's own bin/python is a symlink chain into base_prefix: both sides are listed above. Shared
+    # libraries this interpreter has loaded from elsewhere (a libpython or libssl under /opt or a
+    # Homebrew prefix) are shown too, each folder on its own.
+    for d in _loaded_library_dirs():
+        if not any(r == d or r in d.parents for r in roots):
+            roots.append(d)
     return _minimal(roots)
+
+
+def _loaded_library_dirs() -> list[Path]:
+    dirs: list[Path] = []
+    try:
+        maps = Path("/proc/self/maps").read_text().splitlines()
+    except OSError:
+        return dirs
+    for ln in maps:
+        parts = ln.split(maxsplit=5)
+        if len(parts) < 6 or not parts[5].startswith("/") or ".so" not in Path(parts[5]).name:
+            continue
+        f = Path(os.path.realpath(parts[5]))
+        if f.is_file() and f.parent not in dirs and not str(f.parent).startswith(("/tmp", "/dev", "/proc")):
+            dirs.append(f.parent)
+    return dirs
 
 
 def _minimal(paths: list[Path]) -> list[Path]:
