@@ -222,8 +222,14 @@ class Sandbox:
                "PYTHONDONTWRITEBYTECODE": "1", "TMPDIR": tmp, "MPLCONFIGDIR": str(inside / ".mpl"),
                "PYTHONWARNINGS": "ignore", "SBERT_GRADE_NPROC": str(self.limits.nproc), "USER": "student",
                "LOGNAME": "student"}
-        if self.mode == "bubblewrap" and self.seed_cache is not None:
-            env["SBERT_GRADE_SEED"] = f"{INSIDE_GRADER}/seed-cache"
+        if self.mode == "bubblewrap":
+            import sbert_lessons
+
+            # the course package the grader itself imported (from a checkout's src/ through PYTHONPATH, an
+            # editable install or site-packages), first on the path: it is the folder shown inside
+            env["PYTHONPATH"] = str(Path(sbert_lessons.__file__).resolve().parent.parent)
+            if self.seed_cache is not None:
+                env["SBERT_GRADE_SEED"] = f"{INSIDE_GRADER}/seed-cache"
         if self.mode != "bubblewrap":
             env.pop("SBERT_GRADE_NPROC")  # there, RLIMIT_NPROC would count the user's other processes
         if self.threads:  # submissions graded side by side share the cores instead of each taking all
