@@ -262,7 +262,17 @@ class Sandbox:
         lim = self.limits
         a = ["bwrap", "--unshare-all", "--unshare-user", *(["--disable-userns"] * _bwrap_has("--disable-userns")),
              "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--uid", str(SANDBOX_UID),
-             "--gid", str(SANDBOX_UID), "--ro-bind", "/usr", "/usr"]
+             "--gid", str(SANDBOX_UID), "--proc", "/proc", "--dev", "/dev"]
+        # the private tmpfs first: a folder shown below that lies under /tmp (say) then stays visible
+        quarter = max(lim.disk_bytes // 4, 1 << 20)
+        for path, perms, size in (("/dev/shm", "01777", quarter), ("/tmp", "01777", quarter),
+                                  ("/var/tmp", "01777", quarter), (INSIDE_WORK, "0700", lim.disk_bytes)):
+            if _bwrap_has("--perms"):
+                a += ["--perms", perms]
+            if _bwrap_has("--size"):  # without it (bwrap < 0.7) only RLIMIT_FSIZE caps what is written
+                a += ["--size", str(size)]
+            a += ["--tmpfs", path]
+        a += ["--ro-bind", "/usr", "/usr"]
         for name in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
             if os.path.islink(name):
                 a += ["--symlink", os.readlink(name), name]
@@ -274,15 +284,6 @@ class Sandbox:
             a += ["--ro-bind", str(p), str(p)]
         if self.seed_cache is not None:
             a += ["--ro-bind", str(self.seed_cache), f"{INSIDE_GRADER}/seed-cache"]
-        quarter = max(lim.disk_bytes // 4, 1 << 20)
-        a += ["--proc", "/proc", "--dev", "/dev"]
-        for path, perms, size in (("/dev/shm", "01777", quarter), ("/tmp", "01777", quarter),
-                                  ("/var/tmp", "01777", quarter), (INSIDE_WORK, "0700", lim.disk_bytes)):
-            if _bwrap_has("--perms"):
-                a += ["--perms", perms]
-            if _bwrap_has("--size"):  # without it (bwrap < 0.7) only RLIMIT_FSIZE caps what is written
-                a += ["--size", str(size)]
-            a += ["--tmpfs", path]
         return [*a, "--chdir", INSIDE_WORK, "--", *py_args]
 
     def preexec(self):
