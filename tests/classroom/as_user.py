@@ -18,28 +18,31 @@ import tempfile
 from pathlib import Path
 
 
-def _blocked_ancestor(p: Path) -> Path | None:
+def _blocked_ancestor(p: Path, uid: int) -> Path | None:
+    """The first folder on the way to ``p`` that ``uid`` (with no groups) cannot enter."""
     for a in [*reversed(p.parents)][1:] + [p]:
         try:
-            mode = a.stat().st_mode
+            st = a.stat()
         except OSError:
             return None
-        if not mode & stat.S_IXOTH:
+        if not st.st_mode & (stat.S_IXUSR if st.st_uid == uid else stat.S_IXOTH):
             return a
     return None
 
 
-def expose(paths: list[Path]) -> None:
+def expose(paths: list[Path], uid: int) -> None:
     by_blocker: dict[Path, list[Path]] = {}
     for p in paths:
-        b = _blocked_ancestor(p)
+        b = _blocked_ancestor(p, uid)
         if b is not None and b != p:
             by_blocker.setdefault(b, []).append(p)
-    stage = Path(tempfile.mkdtemp(prefix="as-user-stage-"))
+    stage = Path(tempfile.mkdtemp(prefix="as-user-stage-", dir="/tmp"))  # never under a blocked folder
+    n = 0
     for blocker, inside in by_blocker.items():
         staged = []
-        for i, p in enumerate(inside):
-            s = stage / f"{len(staged)}-{i}"
+        for p in inside:
+            n += 1
+            s = stage / str(n)
             s.mkdir()
             subprocess.run(["mount", "--rbind", str(p), str(s)], check=True)
             staged.append((p, s))
@@ -59,7 +62,7 @@ def main() -> None:
     need = interpreter_paths()
     if os.environ.get("SBERT_LESSONS_DATA"):
         need.append(Path(os.environ["SBERT_LESSONS_DATA"]).resolve())
-    expose(need)
+    expose(need, uid)
     os.setgroups([])
     os.setgid(uid)
     os.setuid(uid)

@@ -1,4 +1,5 @@
-"""The attacks batch of issue #24, graded as an unprivileged user from a private home folder.
+"""The attacks batch of issue #24, graded as an unprivileged user from a private home folder; and
+`make grade` from a clone of the course in such a folder.
 
 One batch of A1 submissions, each an attack on the grader or on other students (a forged frame, a
 deeply nested and an oversized frame on the grading channel, reading the checkout's ``.git`` and the
@@ -288,4 +289,44 @@ def test_attacks_batch_as_unprivileged_user(bundles, tmp_path):
         assert_no_hidden_text(out, hidden_markers(b["zip"], tmp_path))
     finally:
         sock.close()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def test_make_grade_from_a_checkout_in_a_private_home(bundles):
+    """A teacher's layout: the course cloned under a 0700 home folder, `make grade` run there by that
+    (unprivileged) user, the course package imported from the clone: the pre-flight passes (the reference
+    scores full marks) and the batch is graded."""
+    b = bundles["A1"]
+    home = Path(tempfile.mkdtemp(prefix="sbert-teacher-"))
+    try:
+        course = home / "course"
+        subprocess.run(["git", "clone", "-q", str(ROOT), str(course)], check=True, capture_output=True)
+        assign = course / "_build" / "assignments" / "A1" / "autograder"
+        assign.mkdir(parents=True)
+        shutil.copy(b["zip"], assign)
+        shutil.copy(b["reference"], assign)
+        subs = home / "A1-submissions"
+        subs.mkdir()
+        shutil.copy(b["reference"], subs / "Zoé.ipynb")
+        shutil.copy(b["student"], subs / "bob.ipynb")
+        (home / "tmp").mkdir()
+        stamp = Path(PY).parent.parent / ".sbert-lessons-installed"
+        e = env()
+        e.update({"SBERT_LESSONS_CACHE": str(home / "cache"), "MPLCONFIGDIR": str(home / ".mpl"),
+                  "PYTHONDONTWRITEBYTECODE": "1", "HOME": str(home), "TMPDIR": str(home / "tmp"),
+                  "PYTHONPATH": str(course / "src")})
+        cmd = ["make", "--no-print-directory", "-o", str(stamp), "grade", f"VENV={Path(PY).parent.parent}",
+               "ASSIGNMENT=A1", f"SUBMISSIONS={subs}", f"OUT={home / 'grades'}", "GRADE_FLAGS=--jobs 2"]
+        if os.geteuid() == 0:
+            for p in [home, *home.rglob("*")]:
+                os.lchown(p, UID, UID)
+            cmd = ["unshare", "--mount", PY, str(HERE / "as_user.py"), str(UID), str(course), "--", *cmd]
+        p = subprocess.run(cmd, cwd=course, env=e, capture_output=True, text=True, timeout=900, check=False)
+        assert p.returncode == 0, f"{p.stdout[-3000:]}\n{p.stderr[-3000:]}"
+        assert "pre-flight: reference 9/9" in p.stdout
+        with open(home / "grades" / "scores.csv", encoding="utf-8") as f:
+            rows = {r["student"]: r for r in csv.DictReader(f)}
+        assert rows["Zoé"]["score"] == "9" and rows["bob"]["score"] == "0", rows
+        print(f"\nmake grade from {course} as uid {UID if os.geteuid() == 0 else os.geteuid()}: ok")
+    finally:
         shutil.rmtree(home, ignore_errors=True)
