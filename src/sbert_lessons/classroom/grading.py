@@ -663,6 +663,7 @@ def grade_folder(bundle_zip: str | Path, submissions: str | Path, out: str | Pat
             log(f"pre-flight: reference {r.score:g}/{r.auto_possible:g} in {r.seconds:.0f} s")
         qnames = [load_test_file(p).name for p in bundle.test_files] + [q.name for q in (manual or [])]
         batch = BatchOutput(out, bundle.name, qnames, secrets)
+        auto_total = float(sum(load_test_file(p).possible for p in bundle.test_files))
         log_lock = threading.Lock()
 
         def one(item: tuple[str, Path]) -> SubmissionResult:
@@ -670,8 +671,7 @@ def grade_folder(bundle_zip: str | Path, submissions: str | Path, out: str | Pat
             try:
                 r = grade_submission(path, bundle, student, sandbox, profile, manual)
             except Exception as e:  # noqa: BLE001 - whatever it is, it is this submission's row
-                r = SubmissionResult(student=student, status="not graded", score=0.0,
-                                     possible=float(sum(load_test_file(p).possible for p in bundle.test_files)),
+                r = SubmissionResult(student=student, status="not graded", score=0.0, possible=auto_total,
                                      reason=f"the grader could not grade it ({type(e).__name__}: {str(e)[:200]})",
                                      student_id=student_id(student), isolation=mode)
             if mode == "none":
