@@ -1,5 +1,8 @@
 """Recorded figures of chapter 7 (semantic search at scale) held in bands (run after the notebooks).
 
+Every comparison the page reads is recorded with its paired-bootstrap interval and verdict (issue #21); the
+tests at the end hold each difference in a band, its interval around it, and its verdict per profile.
+
 Smoke searches a 1,000-document SciFact subset (every judged abstract plus seeded distractors), so its
 scores sit above the full-corpus ones; full is held near the figures measured on all 5,183 documents
 (design §6: BM25 0.6617 with bm25s, all-MiniLM-L6-v2 0.6451).
@@ -78,3 +81,99 @@ def test_scale_out_measured(metrics):
     e = metrics.get("ch07.scale.ray_sentences_per_s")
     if e is not None:
         assert e["value"] > 0
+
+
+# ------------------------------------------------------------------ intervals and verdicts (issue #21)
+NONE = "no detectable difference"
+#: key -> (A, B, band for the difference A − B, smoke verdict, full verdict).
+#: Smoke: the verdict observed on the 1,000-document subset with all 300 test claims (paired bootstrap,
+#: 2,000 resamples, seed 0, so a rebuild of the same profile gives the same verdict).
+#: Full: EXPECTED, NOT YET MEASURED — no full-profile record of chapter 7 exists yet (FULL_MEASURED below);
+#: the comment on each line says what the expectation rests on. When the first full run disagrees, read its
+#: record, replace the expectation by the measured verdict and set FULL_MEASURED.
+COMPARISONS = {
+    # dense vs BM25: smoke +0.019 [-0.019, +0.056]. Full: design §6 measured BM25 0.6617 and MiniLM 0.6451
+    # once on the full corpus (-0.017), inside an interval as wide as smoke's over the same 300 claims.
+    "ch07.cmp.dense_vs_bm25": ("dense", "BM25", (-0.08, 0.10), NONE, NONE),
+    # The hybrids and the re-ranker: no full measurement at all, so the smoke verdict is the expectation.
+    # smoke +0.015 [-0.014, +0.044]; in full dense is the weaker input, so this one may well separate there
+    "ch07.cmp.rrf_vs_dense": ("RRF", "dense", (-0.04, 0.10), NONE, NONE),
+    "ch07.cmp.rrf_vs_bm25": ("RRF", "BM25", (-0.02, 0.10), "RRF ahead", "RRF ahead"),  # smoke +0.035
+    # smoke: score mix - dense +0.048, score mix - BM25 +0.067, score mix - RRF +0.032 [+0.018, +0.047]
+    "ch07.cmp.mix_vs_dense": ("score mix", "dense", (0.0, 0.12), "score mix ahead", "score mix ahead"),
+    "ch07.cmp.mix_vs_bm25": ("score mix", "BM25", (0.0, 0.14), "score mix ahead", "score mix ahead"),
+    "ch07.cmp.mix_vs_rrf": ("score mix", "RRF", (0.0, 0.08), "score mix ahead", "score mix ahead"),
+    # an STS-trained cross-encoder re-ordering the top 10 (smoke, -0.199) or the top 100 (full)
+    "ch07.cmp.rerank_vs_rrf": ("re-ranked", "RRF", (-0.40, 0.0), "RRF ahead", "RRF ahead"),
+    # quantization (smoke: int8 -0.001 [-0.003, +0.000], binary -0.039, 40 vs 10 rescored +0.016)
+    "ch07.cmp.int8_vs_float32": ("int8", "float32", (-0.02, 0.01), NONE, NONE),
+    "ch07.cmp.binary_vs_float32": ("binary", "float32", (-0.10, 0.0), "float32 ahead", "float32 ahead"),
+    "ch07.cmp.binary_x4_vs_x1": ("40 candidates", "10 candidates", (0.0, 0.06), "40 candidates ahead",
+                                 "40 candidates ahead"),
+    # exercise ex07-rrf-k, each k against k = 60 on the test claims (smoke: +0.022, +0.017, -0.001, -0.000)
+    "ch07.cmp.rrf_k1_vs_k60": ("k = 1", "k = 60", (-0.03, 0.06), "k = 1 ahead", "k = 1 ahead"),
+    "ch07.cmp.rrf_k10_vs_k60": ("k = 10", "k = 60", (-0.02, 0.05), "k = 10 ahead", "k = 10 ahead"),
+    "ch07.cmp.rrf_k200_vs_k60": ("k = 200", "k = 60", (-0.02, 0.02), NONE, NONE),
+    "ch07.cmp.rrf_k1000_vs_k60": ("k = 1000", "k = 60", (-0.03, 0.03), NONE, NONE),
+    # exercise ex07-hnsw-m: recall@10 at efSearch 32 over the held-out queries (smoke +0.017 [+0.010, +0.024],
+    # 500 queries on 9,500 vectors; full: 1,000 queries on ~110,000 vectors, not measured)
+    "ch07.cmp.hnsw_m32_vs_m8": ("M = 32", "M = 8", (0.0, 0.25), "M = 32 ahead", "M = 32 ahead"),
+}
+FULL_MEASURED: set[str] = set()  # keys whose full verdict above was measured, not expected
+# all-mpnet-base-v2 runs in the full profile only; expected within a few hundredths of MiniLM (not measured)
+FULL_ONLY = {"ch07.cmp.mpnet_vs_dense": ("mpnet", "dense", (-0.06, 0.08), None, NONE)}
+
+
+def _held_comparison(metrics, key, a, b, band, smoke, full):
+    e = entry(metrics, key)
+    low, high = e["ci95"]
+    assert low <= e["value"] <= high, (key, low, e["value"], high)
+    assert band[0] < e["value"] < band[1], (key, e["value"], band)
+    c = e["comparison"]
+    assert (c["a"], c["b"]) == (a, b), (key, c["a"], c["b"])
+    assert c["n"] == value(metrics, "ch07.scifact.n_claims") or key.startswith("ch07.cmp.hnsw"), key
+    # the verdict follows from the interval, and is the one this profile holds
+    implied = f"{a} ahead" if low > 0 else f"{b} ahead" if high < 0 else NONE
+    assert e["verdict"] == implied, (key, e["verdict"], implied)
+    expected = smoke if e["profile"] == "smoke" else full
+    note = "" if e["profile"] == "smoke" or key in FULL_MEASURED else " (full: expected, not yet measured)"
+    assert e["verdict"] == expected, f"{key}: recorded {e['verdict']!r}, held {expected!r}{note}"
+
+
+@pytest.mark.parametrize("key", sorted(COMPARISONS))
+def test_comparison_interval_and_verdict(metrics, key):
+    _held_comparison(metrics, key, *COMPARISONS[key])
+
+
+def test_mpnet_comparison_only_in_full(metrics):
+    key = "ch07.cmp.mpnet_vs_dense"
+    if profile(metrics, "ch07.cmp.dense_vs_bm25") == "smoke":
+        assert key not in metrics or metrics[key]["profile"] != "smoke"
+    else:
+        _held_comparison(metrics, key, *FULL_ONLY[key])
+
+
+def test_compared_figures_carry_their_interval(metrics):
+    keys = [f"ch07.scifact.{m}.{s}" for m in ("ndcg10", "recall100") for s in METHODS]
+    keys += [f"ch07.quant.{p}.ndcg10" for p in ("float32", "int8", "binary", "binary_x1")]
+    keys += ["ch07.ann.hnsw.recall10"]
+    for key in keys:
+        e = entry(metrics, key)
+        assert "ci95" in e, f"{key} has no interval"
+        low, high = e["ci95"]
+        assert low <= e["value"] <= high, (key, low, e["value"], high)
+        assert high - low < 0.2, (key, low, high)  # 300 claims (500+ queries for HNSW): a few hundredths
+    assert value(metrics, "ch07.scifact.n_claims") == 300  # both profiles score BEIR's whole test split
+
+
+def test_comparisons_agree_with_the_figures(metrics):
+    # the difference recorded by a comparison is the difference of the two recorded figures
+    pairs = {"ch07.cmp.dense_vs_bm25": ("dense_minilm", "bm25"),
+             "ch07.cmp.rrf_vs_dense": ("hybrid_rrf", "dense_minilm"),
+             "ch07.cmp.mix_vs_rrf": ("hybrid_mix", "hybrid_rrf"),
+             "ch07.cmp.rerank_vs_rrf": ("rerank", "hybrid_rrf")}
+    for key, (a, b) in pairs.items():
+        diff = value(metrics, f"ch07.scifact.ndcg10.{a}") - value(metrics, f"ch07.scifact.ndcg10.{b}")
+        assert value(metrics, key) == pytest.approx(diff, abs=1e-9), key
+    diff = value(metrics, "ch07.quant.binary.ndcg10") - value(metrics, "ch07.quant.float32.ndcg10")
+    assert value(metrics, "ch07.cmp.binary_vs_float32") == pytest.approx(diff, abs=1e-9)
