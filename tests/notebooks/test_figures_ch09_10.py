@@ -4,10 +4,86 @@ Smoke bands come from runs on a 2-core CPU (CLINC150: 3,000 sampled training utt
 questions; SciFact: chapter 7's 1,000-document collection). The full profile clusters whole training
 splits (CLINC150: 15,000 utterances; Banking77: 10,003), and its bands are centred on the full run made on a
 2-core CPU (book/runtimes.json); a GPU run may differ in the last digits of k-means and t-SNE.
+Comparisons (issue 21) are held by their difference, their interval and their verdict per profile.
 """
 
 import pytest
 from _figures import entry, value
+
+ANY = ("no detectable difference", "{a} ahead", "{b} ahead")
+# Recorded verdicts per profile. smoke: observed in the smoke build (CPU, 2 cores). full: the verdict
+# expected there, NOT YET MEASURED (no full-profile record of these lessons exists yet); a tuple lists the
+# verdicts accepted where the smoke build gives no basis for predicting one. Chapter 10 scores the whole
+# STS-B test split in both profiles with the same shipped models and the same hand-written pairs, so those
+# verdicts are expected to hold; its SciFact comparisons move from 50 claims to 300.
+VERDICTS = {
+    # chapter 9: k-means at 3 seeds, one start each (Welch t over seeds)
+    "ch09.cmp.domain.minilm_vs_glove": {"smoke": "MiniLM ahead", "full": "MiniLM ahead"},
+    "ch09.cmp.intent.minilm_vs_glove": {"smoke": "MiniLM ahead", "full": "MiniLM ahead"},
+    "ch09.cmp.minilm.intents_vs_domains": {"smoke": "intents ahead", "full": "intents ahead"},
+    # full only (mpnet is not encoded in smoke); the earlier full run (best of 3 starts, one seed) gave
+    # mpnet - MiniLM +0.077 ARI on intents and -0.015 on domains, mean of k-means and Ward
+    "ch09.cmp.domain.mpnet_vs_minilm": {"full": ANY},
+    "ch09.cmp.intent.mpnet_vs_minilm": {"full": ("mpnet ahead", "no detectable difference")},
+    "ch09.cmp.community_precision.labels_vs_shuffled": {"smoke": "intent labels ahead",
+                                                        "full": "intent labels ahead"},
+    "ch09.cmp.linkage.average_vs_ward": {"smoke": "Ward ahead", "full": "Ward ahead"},
+    "ch09.cmp.normalise.minilm": {"smoke": "raw vs normalised ahead", "full": "raw vs normalised ahead"},
+    # the issue's example: at three seeds the change from normalising is inside k-means' own seed noise
+    "ch09.cmp.normalise.glove": {"smoke": "no detectable difference", "full": ANY},
+    # chapter 10: STS-B (1,379 pairs, both profiles) and SciFact (50 claims in smoke, 300 in full)
+    "ch10.cmp.stsb.l3_onnx_vs_minilm": {"smoke": "no detectable difference",
+                                      "full": "no detectable difference"},
+    "ch10.cmp.stsb.minilm_int8_vs_minilm": {"smoke": "no detectable difference",
+                                            "full": ("no detectable difference", "MiniLM-L6 ahead")},
+    "ch10.cmp.scifact.l3_onnx_vs_minilm": {"smoke": "no detectable difference", "full": ANY},
+    "ch10.cmp.scifact.minilm_int8_vs_minilm": {"smoke": "no detectable difference", "full": ANY},
+    "ch10.cmp.stsb.mpnet_vs_minilm": {"full": ("mpnet ahead", "no detectable difference")},
+    "ch10.cmp.scifact.mpnet_vs_minilm": {"full": ANY},
+    "ch10.cmp.scifact.matryoshka_vs_minilm": {"smoke": "no detectable difference", "full": ANY},
+    # the issue's example: -3.11 against -2.83 points; test-pair noise only (one training seed)
+    "ch10.cmp.truncation.matryoshka_vs_minilm": {"smoke": "MiniLM-L6 ahead", "full": ANY},
+    "ch10.cmp.stsb.l3_cosine_vs_dot": {"smoke": "cosine ahead", "full": "cosine ahead"},
+    "ch10.cmp.scifact.l3_cosine_vs_dot": {"smoke": "no detectable difference", "full": ANY},
+    "ch10.cmp.breaks.roles_swapped_vs_paraphrase": {"smoke": "roles swapped ahead",
+                                                  "full": "roles swapped ahead"},
+    "ch10.cmp.breaks.negated_vs_paraphrase": {"smoke": "no detectable difference",
+                                            "full": "no detectable difference"},
+    "ch10.cmp.breaks.number_changed_vs_paraphrase": {"smoke": "no detectable difference",
+                                                     "full": "no detectable difference"},
+    "ch10.cmp.breaks.unit_changed_vs_paraphrase": {"smoke": "unit changed ahead",
+                                                 "full": "unit changed ahead"},
+    "ch10.cmp.chunking.pooled_vs_truncated": {"smoke": "chunk-and-pool ahead", "full": ANY},
+    "ch10.cmp.chunking.weighted_vs_chunk_and_pool": {"smoke": "no detectable difference", "full": ANY},
+    "ch10.cmp.chunking.weighted_vs_truncated": {"smoke": "no detectable difference", "full": ANY},
+    "ch10.cmp.centring.avg_glove": {"smoke": "centred ahead", "full": "centred ahead"},
+    "ch10.cmp.centring.minilm": {"smoke": "centred ahead",
+                               "full": ("centred ahead", "no detectable difference")},
+    "ch10.cmp.languages.unrelated_vs_translation": {"smoke": "unrelated, same language ahead",
+                                                    "full": "unrelated, same language ahead"},
+}
+
+
+def held_comparison(metrics, key, low, high):
+    """The recorded difference lies in [low, high], inside its own interval, with the expected verdict."""
+    e = entry(metrics, key)
+    assert low <= e["value"] <= high, (key, e["value"])
+    lo, hi = e["ci95"]
+    assert lo <= e["value"] <= hi, (key, e["ci95"])
+    c = e["comparison"]
+    expected = "no detectable difference" if lo <= 0 <= hi else f"{c['a'] if lo > 0 else c['b']} ahead"
+    assert e["verdict"] == expected, (key, e["verdict"], e["ci95"])  # the verdict follows from the interval
+    want = VERDICTS[key].get(e["profile"])
+    if want is None:
+        pytest.skip(f"{key}: no verdict is held for the {e['profile']} profile")
+    want = tuple(w.format(a=c["a"], b=c["b"]) for w in (want if isinstance(want, tuple) else (want,)))
+    assert e["verdict"] in want, (key, e["profile"], e["verdict"])
+    return e
+
+
+def has_interval(metrics, key, max_width):
+    lo, hi = entry(metrics, key)["ci95"]
+    assert lo <= value(metrics, key) <= hi and hi - lo < max_width, (key, lo, hi)
 
 
 def band(metrics, key, smoke, full=None):
@@ -40,24 +116,42 @@ def test_clinc_clustering_scores(metrics, key, smoke, full):
     band(metrics, key, smoke, full)
 
 
-def test_trained_encoder_beats_averaged_glove_at_both_levels(metrics):
+@pytest.mark.parametrize("name", ["glove", "minilm"])
+def test_kmeans_seed_means_have_intervals(metrics, name):
     for level in ("domain", "intent"):
-        assert value(metrics, f"ch09.clinc.{level}.ari_gain.minilm_over_glove") > 0.05
-        for method in ("kmeans", "agglo"):
-            assert value(metrics, f"ch09.clinc.{level}.ari_{method}.minilm") > \
-                value(metrics, f"ch09.clinc.{level}.ari_{method}.glove")
-    # intents are matched better than domains (chance-corrected ARI)
-    assert value(metrics, "ch09.clinc.intent.ari_kmeans.minilm") > value(metrics, "ch09.clinc.domain.ari_kmeans.minilm")
+        for m in ("ari", "nmi"):
+            has_interval(metrics, f"ch09.clinc.{level}.{m}_kmeans_seeds.{name}", 0.25)
+
+
+def test_trained_encoder_against_averaged_glove_over_seeds(metrics):
+    # smoke (one start, seeds 0-2): domains +0.138 [+0.085, +0.192], intents +0.355 [+0.332, +0.379];
+    # intents - domains +0.321 [+0.258, +0.384]
+    held_comparison(metrics, "ch09.cmp.domain.minilm_vs_glove", 0.08, 0.30)
+    held_comparison(metrics, "ch09.cmp.intent.minilm_vs_glove", 0.25, 0.48)
+    held_comparison(metrics, "ch09.cmp.minilm.intents_vs_domains", 0.18, 0.42)
 
 
 def test_mpnet_row_in_the_full_profile(metrics):
     if entry(metrics, "ch09.clinc.intent.ari_kmeans.minilm")["profile"] != "full":
         pytest.skip("all-mpnet-base-v2 is clustered in the full profile only")
     assert value(metrics, "ch09.clinc.intent.ari_kmeans.mpnet") > value(metrics, "ch09.clinc.intent.ari_kmeans.glove")
-    # full profile on a 2-core CPU: mpnet minus MiniLM, mean ARI over k-means and Ward: +0.077 on intents,
-    # -0.015 on domains (the lesson states only that intents gain, and more than domains)
-    intent = band(metrics, "ch09.clinc.intent.ari_gain.mpnet_over_minilm", (0.0, 0.0), (0.03, 0.15))
-    assert intent > band(metrics, "ch09.clinc.domain.ari_gain.mpnet_over_minilm", (0.0, 0.0), (-0.08, 0.08))
+    held_comparison(metrics, "ch09.cmp.intent.mpnet_vs_minilm", -0.05, 0.20)
+    held_comparison(metrics, "ch09.cmp.domain.mpnet_vs_minilm", -0.15, 0.15)
+
+
+def test_linkage_and_normalisation_exercises(metrics):
+    # smoke: average - Ward -0.178 [-0.198, -0.159] (bootstrap over utterances, partitions fixed)
+    held_comparison(metrics, "ch09.cmp.linkage.average_vs_ward", -0.30, -0.05)
+    # MiniLM's vectors are unit length: raw and normalised runs are the same partition at every seed
+    assert value(metrics, "ch09.normalise.minilm.ari_raw_vs_normalised") > 0.99
+    held_comparison(metrics, "ch09.cmp.normalise.minilm", 0.1, 0.8)
+    for key in ("ch09.normalise.glove.ari_raw_vs_normalised", "ch09.normalise.glove.ari_seed_vs_seed",
+                "ch09.normalise.minilm.ari_seed_vs_seed"):
+        band(metrics, key, (0.3, 1.0), (0.3, 1.0))
+        assert "ci95" in entry(metrics, key)
+    # smoke: GloVe, raw vs normalised (same seed) 0.53 against seed vs seed 0.57: -0.042 [-0.145, +0.060];
+    # MiniLM 1.0 against 0.47: +0.529 [+0.460, +0.597]
+    held_comparison(metrics, "ch09.cmp.normalise.glove", -0.6, 0.6)
 
 
 def test_silhouette_prefers_the_intent_granularity(metrics):
@@ -76,6 +170,8 @@ def test_community_detection_on_banking77(metrics):
     band(metrics, "ch09.banking77.community.n_groups", (50, 90), (200, 280))
     shuffled = value(metrics, "ch09.banking77.community.precision_shuffled")
     assert shuffled < 0.2 and precision > 3 * shuffled
+    # smoke: mean precision per community, intent labels - shuffled: +0.722 [+0.682, +0.759], 69 communities
+    held_comparison(metrics, "ch09.cmp.community_precision.labels_vs_shuffled", 0.5, 0.9)
 
 
 # -------------------------------------------------------------------------------------------- chapter 10
@@ -103,6 +199,21 @@ def test_comparison_table(metrics):
     # int8 keeps MiniLM's retrieval quality (same vectors to a cosine of 0.999)
     assert abs(value(metrics, "ch10.compare.minilm_int8.scifact_ndcg10")
                - value(metrics, "ch10.compare.minilm.scifact_ndcg10")) < 0.03
+    for name in MODELS:
+        has_interval(metrics, f"ch10.compare.{name}.stsb_test", 5.0)
+        has_interval(metrics, f"ch10.compare.{name}.scifact_ndcg10", 0.4)
+
+
+def test_table_comparisons(metrics):
+    # smoke: STS-B L3 +0.37 [-0.92, +1.72], int8 -0.043 [-0.098, +0.008]; SciFact (50 claims) L3 -0.048
+    # [-0.115, +0.010], int8 -0.007 [-0.022, +0.000]
+    held_comparison(metrics, "ch10.cmp.stsb.l3_onnx_vs_minilm", -0.8, 1.5)
+    held_comparison(metrics, "ch10.cmp.stsb.minilm_int8_vs_minilm", -0.15, 0.05)
+    held_comparison(metrics, "ch10.cmp.scifact.l3_onnx_vs_minilm", -0.12, 0.03)
+    held_comparison(metrics, "ch10.cmp.scifact.minilm_int8_vs_minilm", -0.03, 0.01)
+    if entry(metrics, "ch10.compare.minilm.stsb_test")["profile"] == "full":
+        held_comparison(metrics, "ch10.cmp.stsb.mpnet_vs_minilm", -2.0, 6.0)
+        held_comparison(metrics, "ch10.cmp.scifact.mpnet_vs_minilm", -0.1, 0.15)
 
 
 def test_matryoshka_truncation(metrics):
@@ -113,12 +224,24 @@ def test_matryoshka_truncation(metrics):
     band(metrics, "ch10.matryoshka.minilm_truncated.drop_384_to_64", (1.5, 4.5))
     assert value(metrics, "ch10.matryoshka.minilm_truncated.stsb_test.dim384") == pytest.approx(82.03, abs=0.1)
     band(metrics, "ch10.matryoshka.scifact_ndcg10.dim384", (0.30, 0.95))
+    for key in ("stsb_test.dim384", "stsb_test.dim64", "minilm_truncated.stsb_test.dim384",
+                "minilm_truncated.stsb_test.dim64"):
+        has_interval(metrics, f"ch10.matryoshka.{key}", 5.0)
+    has_interval(metrics, "ch10.matryoshka.scifact_ndcg10.dim384", 0.4)
+    # smoke: Matryoshka change -3.11, MiniLM -2.83; difference -0.28 [-0.43, -0.13] (test pairs only)
+    e = held_comparison(metrics, "ch10.cmp.truncation.matryoshka_vs_minilm", -0.6, -0.05)
+    drop = value(metrics, "ch10.matryoshka.drop_384_to_64")
+    assert e["comparison"]["a_value"] == pytest.approx(-drop, abs=1e-6)
+    held_comparison(metrics, "ch10.cmp.scifact.matryoshka_vs_minilm", -0.02, 0.03)
 
 
 def test_cosine_and_dot(metrics):
     assert value(metrics, "ch10.scores.l3_stsb.cosine") > value(metrics, "ch10.scores.l3_stsb.dot")
     band(metrics, "ch10.scores.l3_scifact_ndcg10.cosine", (0.30, 0.95))
     band(metrics, "ch10.scores.l3_scifact_ndcg10.dot", (0.05, 0.95))
+    # smoke: STS-B +22.4 [+19.6, +25.5]; SciFact +0.018 [-0.010, +0.047]
+    held_comparison(metrics, "ch10.cmp.stsb.l3_cosine_vs_dot", 10.0, 35.0)
+    held_comparison(metrics, "ch10.cmp.scifact.l3_cosine_vs_dot", -0.03, 0.07)
 
 
 def test_where_it_breaks(metrics):
@@ -126,8 +249,12 @@ def test_where_it_breaks(metrics):
     para = value(metrics, "ch10.breaks.paraphrase.mean_cosine")
     assert 0.95 < swapped <= 1.0 and 0.6 < para < 0.9 and swapped > para
     band(metrics, "ch10.breaks.negated.mean_cosine", (0.65, 0.85))
-    assert value(metrics, "ch10.breaks.number_changed.mean_cosine") > para
-    assert value(metrics, "ch10.breaks.unit_changed.mean_cosine") > para
+    # a Welch interval over 3 (2 for units) hand-written pairs against the 3 paraphrases; smoke: roles
+    # +0.222 [+0.083, +0.361], negated -0.005, number +0.094 [-0.033, +0.222], unit +0.154 [+0.030, +0.279]
+    held_comparison(metrics, "ch10.cmp.breaks.roles_swapped_vs_paraphrase", 0.1, 0.35)
+    held_comparison(metrics, "ch10.cmp.breaks.negated_vs_paraphrase", -0.15, 0.15)
+    held_comparison(metrics, "ch10.cmp.breaks.number_changed_vs_paraphrase", 0.0, 0.2)
+    held_comparison(metrics, "ch10.cmp.breaks.unit_changed_vs_paraphrase", 0.05, 0.25)
 
 
 def test_truncation_and_chunking(metrics):
@@ -139,6 +266,13 @@ def test_truncation_and_chunking(metrics):
     assert value(metrics, "ch10.chunking.scifact_ndcg10.gain") == pytest.approx(c - t, abs=1e-9)
     # the truncated run is the table's MiniLM run (same window, same cache entries)
     assert t == pytest.approx(value(metrics, "ch10.compare.minilm.scifact_ndcg10"), abs=1e-6)
+    has_interval(metrics, "ch10.chunking.scifact_ndcg10.truncated", 0.4)
+    has_interval(metrics, "ch10.chunking.scifact_ndcg10.chunk_and_pool", 0.4)
+    # smoke: +0.060 [+0.006, +0.118]; weighted - plain -0.015, weighted - truncated +0.045 [-0.001, +0.096]
+    e = held_comparison(metrics, "ch10.cmp.chunking.pooled_vs_truncated", 0.01, 0.11)
+    assert e["value"] == pytest.approx(c - t, abs=1e-9)
+    held_comparison(metrics, "ch10.cmp.chunking.weighted_vs_chunk_and_pool", -0.04, 0.01)
+    held_comparison(metrics, "ch10.cmp.chunking.weighted_vs_truncated", 0.0, 0.09)
 
 
 def test_anisotropy_and_centring(metrics):
@@ -149,6 +283,9 @@ def test_anisotropy_and_centring(metrics):
         raw = band(metrics, f"ch10.anisotropy.{name}.mean_random_cosine", (-0.02, 0.1))
         assert raw < glove and abs(value(metrics, f"ch10.anisotropy.{name}.after_centring")) <= abs(raw)
         band(metrics, f"ch10.anisotropy.{name}.stsb_test_centred", (70.0, 86.0))
+    # smoke: averaged GloVe +5.28 [+2.78, +7.74]; MiniLM +0.23 [+0.08, +0.40]
+    held_comparison(metrics, "ch10.cmp.centring.avg_glove", 2.0, 9.0)
+    held_comparison(metrics, "ch10.cmp.centring.minilm", 0.05, 0.45)
 
 
 def test_cache_and_languages(metrics):
@@ -156,3 +293,5 @@ def test_cache_and_languages(metrics):
     assert value(metrics, "ch10.languages.unrelated_same_language.mean_cosine") > \
         value(metrics, "ch10.languages.translation.mean_cosine")
     band(metrics, "ch10.languages.translation.mean_cosine", (-0.1, 0.4))
+    # smoke: +0.369 [+0.190, +0.547] over three pairs of each kind (Welch)
+    held_comparison(metrics, "ch10.cmp.languages.unrelated_vs_translation", 0.2, 0.55)
