@@ -194,17 +194,19 @@ def _dense_codes(x: np.ndarray) -> np.ndarray:
 def rank_rows(codes: np.ndarray) -> np.ndarray:
     """Average ranks (1..n, ties share their mean rank) of every row of an integer ``(r, n)`` matrix.
 
-    One sort for all rows: row ``i`` is shifted by ``i * (max + 1)`` so rows never mix, and a value's
-    average rank is the mean of its first and last position among equal values."""
+    The codes are small non-negative integers (:func:`_dense_codes`), so the ranks come from counting, not
+    sorting: per row, how many values lie below each code and how many share it (a value's average rank is
+    ``below + (count + 1) / 2``). Row ``i`` is shifted by ``i * (max + 1)`` so that one ``bincount`` counts
+    every row at once."""
     codes = np.asarray(codes, dtype=np.int64)
-    r, n = codes.shape
+    if codes.ndim != 2 or (codes.size and codes.min() < 0):
+        raise ComparisonError("rank_rows needs a 2-D array of non-negative integer codes")
+    r, _ = codes.shape
     span = int(codes.max()) + 1 if codes.size else 1
     keys = codes + np.arange(r, dtype=np.int64)[:, None] * span
-    flat = np.sort(keys, axis=None)
-    offset = np.arange(r, dtype=np.int64)[:, None] * n
-    left = np.searchsorted(flat, keys, side="left") - offset
-    right = np.searchsorted(flat, keys, side="right") - offset
-    return (left + right + 1) / 2.0
+    counts = np.bincount(keys.ravel(), minlength=r * span).reshape(r, span)
+    below = np.cumsum(counts, axis=1) - counts
+    return np.take_along_axis(below + (counts + 1) / 2.0, codes, axis=1)
 
 
 def _row_pearson(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -215,11 +217,17 @@ def _row_pearson(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         return (x * y).sum(axis=1) / denom
 
 
-def bootstrap_spearman(pred: Any, gold: Any, idx: np.ndarray) -> np.ndarray:
-    """Spearman ×100 of ``pred`` against ``gold`` on every resample (row) of ``idx``."""
+def bootstrap_spearman(pred: Any, gold: Any, idx: np.ndarray, gold_ranks: np.ndarray | None = None) -> np.ndarray:
+    """Spearman ×100 of ``pred`` against ``gold`` on every resample (row) of ``idx``. ``gold_ranks``: the
+    gold scores' ranks on the same resamples, when already computed (several systems, one gold)."""
     p = _dense_codes(_finite_vector(pred, "predicted scores"))
-    g = _dense_codes(_finite_vector(gold, "gold scores"))
-    return 100.0 * _row_pearson(rank_rows(p[idx]), rank_rows(g[idx]))
+    if gold_ranks is None:
+        gold_ranks = _resampled_ranks(gold, idx)
+    return 100.0 * _row_pearson(rank_rows(p[idx]), gold_ranks)
+
+
+def _resampled_ranks(gold: Any, idx: np.ndarray) -> np.ndarray:
+    return rank_rows(_dense_codes(_finite_vector(gold, "gold scores"))[idx])
 
 
 def _sts_inputs(gold: Any, *preds: Any) -> np.ndarray:
@@ -254,7 +262,8 @@ def compare_spearman(pred_a: Any, pred_b: Any, gold: Any, *, names: tuple[str, s
 
     g = _sts_inputs(gold, pred_a, pred_b)
     idx = resample_indices(len(g), n_resamples, seed)
-    diff = _spearman_samples(bootstrap_spearman(pred_a, g, idx) - bootstrap_spearman(pred_b, g, idx))
+    ranks = _resampled_ranks(g, idx)
+    diff = _spearman_samples(bootstrap_spearman(pred_a, g, idx, ranks) - bootstrap_spearman(pred_b, g, idx, ranks))
     low, high = percentile_interval(diff, confidence)
     va, vb = 100 * spearman(pred_a, g), 100 * spearman(pred_b, g)
     return Comparison(names[0], names[1], metric, va, vb, va - vb, low, high, len(g),
@@ -274,8 +283,12 @@ def compare_spearman_changes(a_before: Any, a_after: Any, b_before: Any, b_after
 
     g = _sts_inputs(gold, a_before, a_after, b_before, b_after)
     idx = resample_indices(len(g), n_resamples, seed)
-    boots = ((bootstrap_spearman(a_after, g, idx) - bootstrap_spearman(a_before, g, idx))
-             - (bootstrap_spearman(b_after, g, idx) - bootstrap_spearman(b_before, g, idx)))
+    ranks = _resampled_ranks(g, idx)
+
+    def rho(pred: Any) -> np.ndarray:
+        return bootstrap_spearman(pred, g, idx, ranks)
+
+    boots = (rho(a_after) - rho(a_before)) - (rho(b_after) - rho(b_before))
     low, high = percentile_interval(_spearman_samples(boots), confidence)
     ca = 100 * (spearman(a_after, g) - spearman(a_before, g))
     cb = 100 * (spearman(b_after, g) - spearman(b_before, g))
