@@ -32,3 +32,15 @@ def test_every_figure_says_where_it_came_from(metrics):
         assert e["profile"] in ("smoke", "full"), key
         assert e["device"], key
         assert "torch" in e["versions"], key
+
+
+def test_stsb_interval_and_genre_verdicts(metrics):
+    # the whole STS-B test split in every profile, so these hold in smoke and full alike
+    low, high = entry(metrics, "ch00.stsb_test.minilm_l6")["ci95"]
+    assert 79 < low < 82.03 < high < 85, (low, high)
+    captions = entry(metrics, "ch00.cmp.captions_vs_news")
+    assert captions["verdict"] == "captions ahead"
+    assert captions["value"] == pytest.approx(20.17, abs=0.1)
+    news = entry(metrics, "ch00.cmp.news_vs_forums")
+    assert news["verdict"] == "no detectable difference"
+    assert news["ci95"][0] < -5 and news["ci95"][1] > 5  # two small genres: a wide interval
