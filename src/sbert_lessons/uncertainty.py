@@ -157,31 +157,64 @@ def _method(kind: str, n: int, what: str, n_resamples: int, seed: int) -> str:
 
 
 # ------------------------------------------------------------------ per-item means (IR metrics, accuracy)
+def _cluster_means(x: np.ndarray, clusters: Any, n_resamples: int, seed: int) -> tuple[np.ndarray, int]:
+    """Bootstrap means of ``x`` resampling whole clusters (all items of a drawn cluster come along)."""
+    labels = np.asarray(clusters)
+    if labels.shape != x.shape:
+        raise ComparisonError(f"clusters must give one label per item: {labels.shape[0] if labels.ndim else 0} "
+                              f"labels for {len(x)} items")
+    codes = np.unique(labels, return_inverse=True)[1].ravel()
+    g = int(codes.max()) + 1
+    if g < 2:
+        raise ComparisonError("a cluster bootstrap needs at least 2 clusters")
+    sums, counts = np.bincount(codes, weights=x, minlength=g), np.bincount(codes, minlength=g)
+    idx = resample_indices(g, n_resamples, seed)
+    return sums[idx].sum(axis=1) / counts[idx].sum(axis=1), g
+
+
 def compare_means(a: Any, b: Any, *, names: tuple[str, str] = ("A", "B"), metric: str = "mean score",
                   items: str = "items", n_resamples: int = N_RESAMPLES, seed: int = SEED,
-                  confidence: float = CONFIDENCE) -> Comparison:
+                  confidence: float = CONFIDENCE, clusters: Any = None, cluster_name: str = "clusters"
+                  ) -> Comparison:
     """Paired bootstrap of mean(A) − mean(B) over per-item scores (nDCG@k, MRR, recall per query;
-    1/0 correctness per question). ``a``/``b``: dicts keyed by item id, or sequences in one item order."""
+    1/0 correctness per question). ``a``/``b``: equal-length sequences in one item order, or dicts keyed
+    by item id (then ``clusters``, if given, is a dict too).
+
+    ``clusters``: one label per item when items come in dependent groups (analogy questions built from
+    the same word pair, sentences of one document): whole clusters are resampled, not single items, which
+    widens the interval to what the dependence warrants (a cluster bootstrap)."""
     _check_settings(n_resamples, confidence)
+    if clusters is not None and isinstance(a, Mapping) and isinstance(clusters, Mapping):
+        clusters = [clusters[k] for k in sorted(a, key=str)]
     xa, xb = _aligned(a, b, names)
     diff = xa - xb
-    idx = resample_indices(len(diff), n_resamples, seed)
-    boots = diff[idx].mean(axis=1)
+    if clusters is None:
+        boots = diff[resample_indices(len(diff), n_resamples, seed)].mean(axis=1)
+        method = _method("paired bootstrap", len(diff), items, n_resamples, seed)
+    else:
+        boots, g = _cluster_means(diff, clusters, n_resamples, seed)
+        method = (f"paired cluster bootstrap over {g} {cluster_name} ({len(diff)} {items}), {n_resamples} "
+                  f"resamples, seed {seed}, percentile interval")
     low, high = percentile_interval(boots, confidence)
     return Comparison(names[0], names[1], metric, float(xa.mean()), float(xb.mean()), float(diff.mean()),
-                      low, high, len(diff), _method("paired bootstrap", len(diff), items, n_resamples, seed),
-                      confidence)
+                      low, high, len(diff), method, confidence)
 
 
 def mean_interval(scores: Any, *, n_resamples: int = N_RESAMPLES, seed: int = SEED,
-                  confidence: float = CONFIDENCE) -> tuple[float, float]:
-    """Bootstrap percentile interval of one system's mean per-item score."""
+                  confidence: float = CONFIDENCE, clusters: Any = None) -> tuple[float, float]:
+    """Bootstrap percentile interval of one system's mean per-item score (``clusters`` as in
+    :func:`compare_means`)."""
     _check_settings(n_resamples, confidence)
     if isinstance(scores, Mapping):
-        scores = [scores[k] for k in sorted(scores, key=str)]
+        keys = sorted(scores, key=str)
+        if isinstance(clusters, Mapping):
+            clusters = [clusters[k] for k in keys]
+        scores = [scores[k] for k in keys]
     x = _finite_vector(scores, "scores")
     if len(x) < 2:
         raise ComparisonError(f"an interval needs at least 2 items, got {len(x)}")
+    if clusters is not None:
+        return percentile_interval(_cluster_means(x, clusters, n_resamples, seed)[0], confidence)
     return percentile_interval(x[resample_indices(len(x), n_resamples, seed)].mean(axis=1), confidence)
 
 

@@ -202,3 +202,23 @@ def test_independent_groups_match_scipy_unpaired_bootstrap():
     assert c.verdict == "captions ahead"
     with pytest.raises(ComparisonError, match="at least 2 items"):
         uncertainty.compare_group_means([1.0], [1.0, 2.0])
+
+
+def test_cluster_bootstrap_widens_the_interval_for_dependent_items():
+    # 40 word pairs, 12 questions each, answered alike within a pair: 480 items but only 40 independent units
+    rng = np.random.default_rng(13)
+    pair_effect = rng.normal(0, 0.4, 40)
+    clusters = np.repeat(np.arange(40), 12)
+    diff = pair_effect[clusters] + rng.normal(0, 0.05, 480)
+    naive = uncertainty.compare_means(diff, np.zeros(480))
+    clustered = uncertainty.compare_means(diff, np.zeros(480), clusters=clusters, cluster_name="word pairs")
+    assert clustered.difference == pytest.approx(naive.difference)
+    assert (clustered.high - clustered.low) > 2.5 * (naive.high - naive.low)
+    assert "cluster bootstrap over 40 word pairs (480 items)" in clustered.method
+    # with one item per cluster it is the plain bootstrap
+    same = uncertainty.compare_means(diff, np.zeros(480), clusters=np.arange(480))
+    assert (same.low, same.high) == pytest.approx((naive.low, naive.high))
+    lo, hi = uncertainty.mean_interval(diff, clusters=clusters)
+    assert hi - lo == pytest.approx(clustered.high - clustered.low, rel=1e-9)
+    with pytest.raises(ComparisonError, match="one label per item"):
+        uncertainty.compare_means(diff, np.zeros(480), clusters=clusters[:10])
