@@ -186,6 +186,27 @@ def _glue_md(key: str, text: str) -> None:
         glue(key, Markdown(text), display=False)
 
 
+def drop_stale(chapter: str, since: str, path: Path | None = None) -> list[str]:
+    """Remove chapter ``chapter``'s figures recorded before ``since`` (ISO time, UTC) and return their keys.
+
+    Called after a lesson ran to the end: a figure it did not record this time comes from an earlier
+    version of the lesson, and would otherwise stay on the figures page with nothing behind it."""
+    if not re.fullmatch(r"\d{2}", chapter):
+        raise MetricError(f"chapter must be two digits, got {chapter!r}")
+    path = path or metrics_path()
+    with _locked(path):
+        data = load_metrics(path)
+        stale = sorted(k for k, e in data.items()
+                       if k.startswith(f"ch{chapter}.") and e.get("recorded_at", "") < since)
+        if stale:
+            for k in stale:
+                del data[k]
+            tmp = path.with_suffix(".json.tmp")
+            tmp.write_text(json.dumps(dict(sorted(data.items())), indent=1))
+            os.replace(tmp, path)
+    return stale
+
+
 def _device_name(device: str) -> str:
     if device.startswith("cuda"):
         with contextlib.suppress(Exception):

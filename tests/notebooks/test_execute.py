@@ -147,6 +147,12 @@ def test_notebook_executes(path):
     nb.metadata.setdefault("sbert_lessons", {})["run"] = run
     nbformat.write(nb, out)
     partial.unlink()
+    # figures of this chapter that this run did not record come from an earlier version of the lesson
+    from sbert_lessons.report import drop_stale
+
+    dropped = drop_stale(path.stem[:2], started)
+    if dropped:
+        print(f"{path.name}: dropped {len(dropped)} figure(s) this run no longer records: {', '.join(dropped)}")
 
     factor = guard_factor()
     verdict = check_time(path.name, seconds, budget_s, profile, factor)

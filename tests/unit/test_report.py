@@ -54,3 +54,15 @@ def test_metrics_path_finds_book_root(monkeypatch, tmp_path):
     (tmp_path / "notebooks").mkdir()
     monkeypatch.chdir(tmp_path / "notebooks")
     assert report.metrics_path() == tmp_path / "_build" / "metrics.json"
+
+
+def test_drop_stale_removes_only_this_chapters_older_figures(tmp_path, monkeypatch):
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps({
+        "ch06.old.x": {"value": 1, "recorded_at": "2026-12-06T03:00:00+00:00"},
+        "ch06.new.x": {"value": 2, "recorded_at": "2026-12-06T05:00:00+00:00"},
+        "ch07.old.x": {"value": 3, "recorded_at": "2026-12-06T03:00:00+00:00"}}))
+    assert report.drop_stale("06", "2026-12-06T04:00:00", path) == ["ch06.old.x"]
+    assert sorted(json.loads(path.read_text())) == ["ch06.new.x", "ch07.old.x"]
+    with pytest.raises(report.MetricError, match="two digits"):
+        report.drop_stale("6", "2026", path)

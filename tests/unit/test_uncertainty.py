@@ -222,3 +222,4 @@ def test_cluster_bootstrap_widens_the_interval_for_dependent_items():
     assert hi - lo == pytest.approx(clustered.high - clustered.low, rel=1e-9)
     with pytest.raises(ComparisonError, match="one label per item"):
         uncertainty.compare_means(diff, np.zeros(480), clusters=clusters[:10])
+
