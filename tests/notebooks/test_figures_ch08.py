@@ -123,6 +123,11 @@ CMP = {
         "ch08.cmp.mnrl_vs_untuned": ((0.005, 0.03), "MNRL ahead"),  # +0.016 [+0.006, +0.026]
         "ch08.cmp.mnrl_hard_vs_untuned": ((0.0, 0.025), {"MNRL + hard negatives ahead", NONE}),  # +0.011
         "ch08.cmp.mnrl_hard_vs_mnrl": ((-0.02, 0.01), NONE),  # -0.005 [-0.015, +0.005]
+        "ch08.cmp.simcse_vs_untuned": ((-0.035, -0.005), {"untuned ahead", NONE}),  # -0.019 [-0.036, -0.002]
+        "ch08.cmp.tsdae_vs_untuned": ((-0.15, -0.05), "untuned ahead"),  # -0.095 [-0.124, -0.064]
+        "ch08.cmp.tsdae_vs_mnrl": ((-0.16, -0.06), "MNRL ahead"),  # 0.6867 - 0.7969 = -0.110
+        "ch08.cmp.augsbert_vs_untuned": ((-0.035, -0.002), {"untuned ahead", NONE}),  # -0.017 [-0.029, -0.005]
+        "ch08.cmp.teacher_vs_student_top1": ((-0.5, -0.1), "student ahead"),  # -0.302 [-0.472, -0.132], 53
     },
     "full": {
         "ch08.cmp.bm25_vs_untuned": ((0.0, 0.04), {NONE, "BM25 ahead"}),  # 0.6617 - 0.6451 = +0.0166
