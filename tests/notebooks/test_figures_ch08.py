@@ -128,6 +128,15 @@ CMP = {
         "ch08.cmp.tsdae_vs_mnrl": ((-0.16, -0.06), "MNRL ahead"),  # 0.6867 - 0.7969 = -0.110
         "ch08.cmp.augsbert_vs_untuned": ((-0.035, -0.002), {"untuned ahead", NONE}),  # -0.017 [-0.029, -0.005]
         "ch08.cmp.teacher_vs_student_top1": ((-0.5, -0.1), "student ahead"),  # -0.302 [-0.472, -0.132], 53
+        "ch08.cmp.simcse_vs_mnrl": ((-0.06, -0.01), {"MNRL ahead", NONE}),  # 0.7619 - 0.7969
+        "ch08.cmp.stsb.mnrl_vs_untuned": ((-0.3, 0.1), {"untuned ahead", NONE}),  # -0.08 [-0.15, -0.01]
+        "ch08.cmp.stsb.mnrl_hard_vs_untuned": ((-0.2, 0.1), NONE),  # -0.03 [-0.09, +0.03]
+        "ch08.cmp.stsb.simcse_vs_untuned": ((0.0, 0.6), {"SimCSE ahead", NONE}),  # +0.28 [+0.10, +0.47]
+        "ch08.cmp.stsb.tsdae_vs_untuned": ((-10.0, -6.5), "untuned ahead"),  # -8.28 [-9.61, -6.95]
+        "ch08.cmp.stsb.augsbert_vs_untuned": ((-0.15, 0.15), NONE),  # -0.00 [-0.09, +0.10]
+        "ch08.cmp.overlap.seen.mnrl_vs_untuned": ((-0.01, 0.04), NONE),  # +0.012 [-0.007, +0.033], 77 claims
+        "ch08.cmp.overlap.new.mnrl_vs_untuned": ((0.005, 0.03), {"MNRL ahead", NONE}),  # +0.017, 223 claims
+        "ch08.cmp.overlap.seen_vs_new_gain": ((-0.03, 0.02), NONE),  # -0.005 [-0.029, +0.018]
     },
     "full": {
         "ch08.cmp.bm25_vs_untuned": ((0.0, 0.04), {NONE, "BM25 ahead"}),  # 0.6617 - 0.6451 = +0.0166
