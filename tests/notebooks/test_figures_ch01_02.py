@@ -44,11 +44,16 @@ def test_glove_analogy_accuracy(metrics):
     acc = value(metrics, "ch01.analogy.glove_acc")
     assert (44 <= acc <= 56) if profile(metrics, "ch01.analogy.glove_acc") == "smoke" else (40 <= acc <= 55)
     low, high = interval(metrics, "ch01.analogy.glove_acc")
-    assert high - low < 3  # ~15,000 covered questions: a narrow interval (smoke: [48.9, 50.5])
+    # ~15,000 covered questions but ~500 answer word pairs, redrawn as clusters (smoke: [46.4, 53.0]; redrawing
+    # single questions gave [48.9, 50.5], too narrow)
+    assert 3 < high - low < 10
 
 
 def test_capitals_vs_opposites(metrics):
-    # smoke: 79.6% [76.1, 83.0] of 506 vs 11.8% [8.7, 15.3] of 380 questions, +67.8 [+62.9, +72.5]
+    # smoke, answer word pairs redrawn: 79.6% [67.8, 89.1] (23 pairs) vs 11.8% [6.6, 17.4] (20 pairs),
+    # +67.8 [+54.2, +78.5]; redrawing single questions gave [76.1, 83.2] and [+62.9, +72.5], too narrow
+    low, high = interval(metrics, "ch01.analogy.capital_common_acc")
+    assert high - low > 12  # a cluster interval, not the question-level one
     for key in ("ch01.analogy.capital_common_acc", "ch01.analogy.opposite_acc"):
         interval(metrics, key)
     comparison(metrics, "ch01.cmp.capitals_vs_opposites", smoke="capitals ahead",
@@ -77,7 +82,7 @@ def test_word2vec_against_glove_on_shared_items(metrics):
     n_questions = value(metrics, "ch01.analogy.shared_questions")
     n_pairs = value(metrics, "ch01.wordsim353.shared_pairs")
     assert (n_questions == 1144 and n_pairs == 115) if smoke else (n_questions > 1144 and n_pairs > 115)
-    # smoke: +53.3 [+50.5, +56.5] points on 1,144 questions
+    # smoke: +53.3 [+46.0, +60.4] points on 1,144 questions from 113 answer word pairs
     comparison(metrics, "ch01.cmp.glove_vs_w2v_analogy", smoke="GloVe ahead",
                full="GloVe ahead",  # expected, not yet measured
                band={"smoke": (45, 60), "full": (10, 70)})
@@ -97,7 +102,7 @@ def test_corpus_size_and_word2vec_vocabulary(metrics):
 
 def test_3cosmul_against_3cosadd_on_family(metrics):
     # exercise ex01-3cosmul; smoke (30,000 words searched): 75.7% both on 342 questions, 12 answered
-    # differently, 0.0 [-1.8, +2.0]; an earlier full build (all 400,000 words) measured 63.2% against 69.0%
+    # differently, 0.0 [-2.3, +2.6] (19 answer word pairs redrawn); an earlier full build (all 400,000 words) measured 63.2% against 69.0%
     # of 506 questions, -5.7 points, before the comparison was recorded
     assert value(metrics, "ch01.family.questions") == (342 if profile(metrics, "ch01.family.questions") == "smoke"
                                                         else 506)
@@ -106,6 +111,11 @@ def test_3cosmul_against_3cosadd_on_family(metrics):
     comparison(metrics, "ch01.cmp.cosmul_vs_cosadd_family", smoke=NONE,
                full="3CosAdd ahead",  # expected, not yet measured
                band={"smoke": (-0.5, 0.5), "full": (-8.0, -3.0)})
+    # capital-common-countries, 23 answer word pairs; smoke: -7.5 [-10.5, -4.9]. The page asserts (and says)
+    # that 3CosMul is ahead on neither section: Levy & Goldberg's gain does not reproduce on GloVe-50d here
+    comparison(metrics, "ch01.cmp.cosmul_vs_cosadd_capitals", smoke="3CosAdd ahead",
+               full={"3CosAdd ahead", NONE},  # expected, not yet measured (400,000 candidates)
+               band={"smoke": (-9.0, -6.0), "full": (-20.0, 5.0)})
 
 
 def test_epochs(metrics):
@@ -141,9 +151,8 @@ def test_minilm_matches_published(metrics):
 def test_averaged_glove_band_and_improvements(metrics):
     # the STS-B test split is whole in both profiles; only SIF's p(w) depends on the profile (corpus slice)
     avg = value(metrics, "ch02.stsb_test.avg_glove")
-    sif_gap = value(metrics, "ch02.stsb_test.sif_minus_paper_avg")
-    assert sif_gap == pytest.approx(value(metrics, "ch02.stsb_test.sif_glove") - 58.02, abs=1e-9)
-    assert -10 <= sif_gap <= 10  # measured in smoke: +2.05
+    # the page no longer reads SIF against the paper's 58.02 (another setup); it says whether 58.02 lies in
+    # SIF's interval (smoke: 60.07 [56.24, 63.74], inside)
     assert 30 <= avg <= 50
     for key in ("avg_glove", "avg_glove_nostop", "sif_glove"):
         interval(metrics, f"ch02.stsb_test.{key}")
@@ -165,6 +174,19 @@ GENRE_VERDICTS = {
     ("sif_weights", "forums"): "SIF weights ahead",
     ("sif", "news"): NONE, ("sif", "captions"): "SIF ahead", ("sif", "forums"): "SIF ahead",
 }
+
+
+def test_multiple_comparisons_of_the_steps(metrics):
+    # 12 step comparisons read (3 steps x all + 3 genres); held to 1 - 0.05/12 (Bonferroni), smoke loses two:
+    # no stop words in news +5.07 [-1.10, +11.46] and in forums +13.39 [-3.84, +30.38]
+    assert value(metrics, "ch02.steps.comparisons_read") == 12
+    lost = value(metrics, "ch02.steps.bonferroni_lost")
+    assert lost == 2 if profile(metrics, "ch02.steps.bonferroni_lost") == "smoke" else 0 <= lost <= 12
+
+
+def test_sif_weights_at_large_a(metrics):
+    # the page: at a = 1e-2 the weights are flatter (smoke: the 0.20, guitar 0.96)
+    assert 0.1 < value(metrics, "ch02.sif.weight_the_1e2") < value(metrics, "ch02.sif.weight_guitar_1e2") <= 1
 
 
 @pytest.mark.parametrize(("step", "where"), sorted(GENRE_VERDICTS))
