@@ -16,3 +16,25 @@ def value(metrics: dict, key: str) -> Any:
 
 def profile(metrics: dict, key: str) -> str:
     return entry(metrics, key)["profile"]
+
+
+def held_comparison(metrics: dict, key: str, low: float, high: float, verdicts: dict) -> dict[str, Any]:
+    """A recorded comparison held: its difference lies in [low, high] and inside its own interval, its
+    verdict follows from that interval, and it is one of ``verdicts[key][profile]`` (a verdict or a tuple of
+    accepted ones; ``{a}``/``{b}`` stand for the comparison's two names). No verdict held for the profile of
+    the record: the check skips, saying so."""
+    import pytest
+
+    e = entry(metrics, key)
+    assert low <= e["value"] <= high, (key, e["value"])
+    lo, hi = e["ci95"]
+    assert lo <= e["value"] <= hi, (key, e["ci95"])
+    c = e["comparison"]
+    expected = "no detectable difference" if lo <= 0 <= hi else f"{c['a'] if lo > 0 else c['b']} ahead"
+    assert e["verdict"] == expected, (key, e["verdict"], e["ci95"])  # the verdict follows from the interval
+    want = verdicts[key].get(e["profile"])
+    if want is None:
+        pytest.skip(f"{key}: no verdict is held for the {e['profile']} profile")
+    want = tuple(w.format(a=c["a"], b=c["b"]) for w in (want if isinstance(want, tuple) else (want,)))
+    assert e["verdict"] in want, (key, e["profile"], e["verdict"])
+    return e

@@ -8,6 +8,7 @@ may differ in the last digits of k-means and t-SNE.
 Comparisons (issue 21) are held by their difference, their interval and their verdict per profile.
 """
 
+import _figures
 import pytest
 from _figures import entry, value
 
@@ -68,19 +69,7 @@ VERDICTS = {
 
 def held_comparison(metrics, key, low, high):
     """The recorded difference lies in [low, high], inside its own interval, with the expected verdict."""
-    e = entry(metrics, key)
-    assert low <= e["value"] <= high, (key, e["value"])
-    lo, hi = e["ci95"]
-    assert lo <= e["value"] <= hi, (key, e["ci95"])
-    c = e["comparison"]
-    expected = "no detectable difference" if lo <= 0 <= hi else f"{c['a'] if lo > 0 else c['b']} ahead"
-    assert e["verdict"] == expected, (key, e["verdict"], e["ci95"])  # the verdict follows from the interval
-    want = VERDICTS[key].get(e["profile"])
-    if want is None:
-        pytest.skip(f"{key}: no verdict is held for the {e['profile']} profile")
-    want = tuple(w.format(a=c["a"], b=c["b"]) for w in (want if isinstance(want, tuple) else (want,)))
-    assert e["verdict"] in want, (key, e["profile"], e["verdict"])
-    return e
+    return _figures.held_comparison(metrics, key, low, high, VERDICTS)
 
 
 def has_interval(metrics, key, max_width):

@@ -6,7 +6,7 @@ import re
 import pytest
 
 VERDICT = re.compile(r"^(no detectable difference|.+ ahead)$")
-LESSONS_THAT_COMPARE = [f"{n:02d}" for n in range(0, 11)]
+LESSONS_THAT_COMPARE = [f"{n:02d}" for n in range(11)]
 
 
 def _comparisons(metrics):
