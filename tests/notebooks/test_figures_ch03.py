@@ -1,5 +1,6 @@
 """Recorded figures of chapter 3 (cross-encoders vs bi-encoders) held in bands."""
 
+import _figures
 import pytest
 from _figures import entry, value
 
@@ -24,16 +25,7 @@ VERDICTS = {
 
 def held_comparison(metrics, key, low, high):
     """The recorded difference lies in [low, high], inside its own interval, with the expected verdict."""
-    e = entry(metrics, key)
-    assert low <= e["value"] <= high, (key, e["value"])
-    lo, hi = e["ci95"]
-    assert lo <= e["value"] <= hi, (key, e["ci95"])
-    c = e["comparison"]
-    expected = "no detectable difference" if lo <= 0 <= hi else f"{c['a'] if lo > 0 else c['b']} ahead"
-    assert e["verdict"] == expected, (key, e["verdict"], e["ci95"])  # the verdict follows from the interval
-    want = VERDICTS[key][e["profile"]]
-    assert e["verdict"] in (want if isinstance(want, tuple) else (want,)), (key, e["profile"], e["verdict"])
-    return e
+    return _figures.held_comparison(metrics, key, low, high, VERDICTS)
 
 
 def test_weight_sharing_is_proven(metrics):
