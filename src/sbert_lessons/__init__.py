@@ -5,7 +5,7 @@ Each module is one concept and names the chapter that introduces it:
 - ch. 0: ``profile`` (smoke/full, device, seeds), ``models`` (offline model registry), ``data`` (dataset
   registry and smoke subsets), ``cache`` (embeddings and trained models on disk), ``report`` (recorded
   figures), ``evaluation`` (STS Spearman), ``plots`` (figure style);
-- ch. 1 and the methods page: ``uncertainty`` (paired bootstrap over test items, spread over seeds, the
+- ch. 0 and the methods page: ``uncertainty`` (paired bootstrap over test items, spread over seeds, the
   three verdicts every comparison ends in);
 - ch. 1-2: ``embeddings`` (word vectors, analogies, sentence averages, SIF);
 - ch. 3: ``timing`` (throughput, latency, pair-search extrapolation), ``training`` (cross-encoder and

@@ -1,4 +1,4 @@
-"""How the course decides that a difference is real (the methods page; first used in chapter 1).
+"""How the course decides that a difference is real (the methods page; first used in chapter 0).
 
 Every comparison a lesson states goes through this module and comes back as one :class:`Comparison`:
 the difference A − B, its 95 % interval, the number of items (or seeds) behind it, the method, and a
@@ -445,6 +445,6 @@ def comparison_table(comparisons: Sequence[Comparison], digits: int = 3):
     for c in comparisons:
         lines.append(f"| {c.a} | {c.b} | {c.metric} | {c.a_value:.{digits}f} | {c.b_value:.{digits}f} | "
                      f"{c.difference:+.{digits}f} | {c.interval(digits)} | {c.n} | {c.verdict} |")
-    methods = sorted({c.method for c in comparisons})
+    methods = list(dict.fromkeys(c.method for c in comparisons))  # in the order of the rows
     lines += ["", "Method: " + "; ".join(methods) + "."]
     return Markdown("\n".join(lines))
