@@ -134,6 +134,8 @@ CMP = {
         "ch08.cmp.stsb.simcse_vs_untuned": ((0.0, 0.6), {"SimCSE ahead", NONE}),  # +0.28 [+0.10, +0.47]
         "ch08.cmp.stsb.tsdae_vs_untuned": ((-10.0, -6.5), "untuned ahead"),  # -8.28 [-9.61, -6.95]
         "ch08.cmp.stsb.augsbert_vs_untuned": ((-0.15, 0.15), NONE),  # -0.00 [-0.09, +0.10]
+        "ch08.cmp.stsb.simcse_vs_mnrl": ((0.05, 0.7), "SimCSE ahead"),  # +0.36 [+0.13, +0.59]
+        "ch08.cmp.stsb.tsdae_vs_mnrl": ((-10.0, -6.5), "MNRL ahead"),  # -8.20 [-9.48, -6.88]
         "ch08.cmp.overlap.seen.mnrl_vs_untuned": ((-0.01, 0.04), NONE),  # +0.012 [-0.007, +0.033], 77 claims
         "ch08.cmp.overlap.new.mnrl_vs_untuned": ((0.005, 0.03), {"MNRL ahead", NONE}),  # +0.017, 223 claims
         "ch08.cmp.overlap.seen_vs_new_gain": ((-0.03, 0.02), NONE),  # -0.005 [-0.029, +0.018]
@@ -149,6 +151,8 @@ CMP = {
         "ch08.cmp.simcse_vs_mnrl": ((-0.13, -0.07), "MNRL ahead"),  # -0.0998
         "ch08.cmp.tsdae_vs_mnrl": ((-0.65, -0.45), "MNRL ahead"),  # -0.5669
         "ch08.cmp.stsb.tsdae_vs_untuned": ((-16.0, -10.0), "untuned ahead"),  # 68.85 - 82.03 = -13.18
+        "ch08.cmp.stsb.tsdae_vs_mnrl": ((-16.0, -10.0), "MNRL ahead"),  # TSDAE's STS-B loss, against MNRL
+        "ch08.cmp.stsb.simcse_vs_mnrl": ((-2.0, 2.0), {"SimCSE ahead", "MNRL ahead", NONE}),
         **{f"ch08.cmp.stsb.{v}_vs_untuned": ((-1.5, 1.5), {"untuned ahead", NONE, f"{n} ahead"})
            for v, n in (("mnrl", "MNRL"), ("mnrl_hard", "MNRL + hard negatives"), ("simcse", "SimCSE"),
                         ("augsbert", "AugSBERT"))},
@@ -182,6 +186,7 @@ def test_compared_figures_carry_their_interval(metrics):
             "ch08.teacher.top1_cross_encoder", "ch08.teacher.top1_bi_encoder", "ch08.teacher.top1_margin",
             "ch08.scifact.hard_minus_mnrl", "ch08.overlap.gain_seen", "ch08.overlap.gain_unseen"]
     keys += [f"ch08.scifact.ndcg10.{v}" for v in VARIANTS] + [f"ch08.stsb_test.change.{v}" for v in VARIANTS]
+    keys += [f"ch08.stsb_test.{v}" for v in VARIANTS]  # each model's own STS-B interval (table column)
     keys += [f"ch08.scifact.gain.{v}" for v in ("mnrl", "simcse", "tsdae", "augsbert")]
     for key in keys:
         e = entry(metrics, key)
