@@ -39,8 +39,6 @@ RECORDED_COMPARISON = re.compile(r"record_comparison\(\s*[frb]?[\"'](ch\d{2}\.[a
 GENERAL: dict[tuple[str, str], str] = {
     ("01_word_embeddings", "Vectors trained on co-occurrence learn relatedness, so they should do much better"):
         "a hypothesis stated before the measurement, which the next cells test",
-    ("01_word_embeddings", "Each extra pass over the same sentences improves the vectors"):
-        "describes what training does; the measured trend is checked in the cell",
     ("01_word_embeddings", "Next, chapter 2 builds *sentence* vectors"): "announces the next chapter",
     ("07_semantic_search", "## BM25, the baseline to beat"): "a heading",
     ("07_semantic_search", "With FAISS"): "describes what efSearch trades (more candidates: better recall)",
@@ -50,8 +48,6 @@ GENERAL: dict[tuple[str, str], str] = {
     ("06_fine_tuning", "### A large batch on a small machine"):
         "a heading followed by what MNRL's authors report about batch size",
     ("08_domain_adaptation", "It pays off when the teacher is"): "the condition AugSBERT's authors state",
-    ("04_pooling", "So a checkpoint's pooling is part of the model"):
-        "what the cited tutorial warns; the page's own measurement follows with its verdict",
 }
 # (lesson stem, string literal): why it is data rather than a printed verdict.
 GENERAL_CODE: dict[tuple[str, str], str] = {
