@@ -426,6 +426,22 @@ def test_bubblewrap_view_is_an_allow_list(tmp_path, monkeypatch):
         assert argv[argv.index(d) - 1] == "--tmpfs"
 
 
+def test_bubblewrap_names_the_data_folder_by_its_resolved_path(tmp_path, monkeypatch):
+    # a data mirror reached through a symbolic link (../shared linked beside a checkout) is shown inside the
+    # sandbox at its real path only, so the submission must be told that one
+    from sbert_lessons.classroom import sandbox
+
+    monkeypatch.setattr(sandbox, "_bwrap_has", lambda flag: True)
+    real = tmp_path / "real" / "data"
+    real.mkdir(parents=True)
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    monkeypatch.setenv("SBERT_LESSONS_DATA", str(tmp_path / "link" / "data"))
+    sb = C.Sandbox("bubblewrap", C.Limits(), tmp_path / "p")
+    assert sb.env(tmp_path / "scratch", "smoke")["SBERT_LESSONS_DATA"] == str(real.resolve())
+    argv = sb.command(["python", "-c", "pass"], tmp_path)
+    assert str(real.resolve()) in argv
+
+
 def test_bubblewrap_view_refuses_to_show_a_git_checkout(tmp_path, monkeypatch):
     from sbert_lessons.classroom import sandbox
 

@@ -238,6 +238,10 @@ class Sandbox:
         for k in ("SBERT_LESSONS_DATA", "OMP_NUM_THREADS"):
             if os.environ.get(k):
                 env[k] = os.environ[k]
+        if self.mode == "bubblewrap" and env.get("SBERT_LESSONS_DATA"):
+            # the sandbox shows the data folder at its resolved path only: a path through a symbolic link
+            # (a data mirror linked beside the checkout) does not exist inside
+            env["SBERT_LESSONS_DATA"] = str(Path(env["SBERT_LESSONS_DATA"]).resolve())
         return env
 
     def command(self, py_args: list[str], scratch: Path) -> list[str]:
