@@ -204,6 +204,12 @@ class HostSocket:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+# Not yet reliable enough for CI: in one of two runs on a quiet machine (2026-12-06), "Zoé", a byte-for-byte
+# copy of the reference, ran into the 120 s wall clock with 123 s of CPU while "Zoë" took 3 s; the cause is
+# not found yet. Run it by hand with SBERT_CLASSROOM_ATTACKS=1 (the teachers' guide says so).
+@pytest.mark.skipif(os.environ.get("CI") == "true" and os.environ.get("SBERT_CLASSROOM_ATTACKS") != "1",
+                    reason="the attacks batch is flaky (a reference copy once spun past the wall clock); "
+                           "SBERT_CLASSROOM_ATTACKS=1 runs it")
 def test_attacks_batch_as_unprivileged_user(bundles, tmp_path):
     b = bundles["A1"]
     ref = json.loads(Path(b["reference"]).read_text())
