@@ -352,19 +352,31 @@ def _independent(a: Any, b: Any, names: tuple[str, str]) -> tuple[np.ndarray, np
 
 def compare_group_means(a: Any, b: Any, *, names: tuple[str, str] = ("A", "B"), metric: str = "mean score",
                         items: str = "items", n_resamples: int = N_RESAMPLES, seed: int = SEED,
-                        confidence: float = CONFIDENCE) -> Comparison:
+                        confidence: float = CONFIDENCE, clusters: tuple[Any, Any] | None = None,
+                        cluster_name: str = "clusters") -> Comparison:
     """mean(A) − mean(B) for two *different* sets of items (e.g. claims seen in training vs not): each
-    group is resampled on its own (an unpaired bootstrap), since no item belongs to both."""
+    group is resampled on its own (an unpaired bootstrap), since no item belongs to both.
+
+    ``clusters``: ``(labels of a's items, labels of b's items)`` when items come in dependent groups: whole
+    clusters are resampled within each group (as in :func:`compare_means`)."""
     _check_settings(n_resamples, confidence)
     xa, xb = _independent(a, b, names)
-    boots = (xa[resample_indices(len(xa), n_resamples, seed)].mean(axis=1)
-             - xb[resample_indices(len(xb), n_resamples, seed + 1)].mean(axis=1))
-    low, high = percentile_interval(boots, confidence)
     n = len(xa) + len(xb)
+    if clusters is None:
+        boots = (xa[resample_indices(len(xa), n_resamples, seed)].mean(axis=1)
+                 - xb[resample_indices(len(xb), n_resamples, seed + 1)].mean(axis=1))
+        method = f"unpaired bootstrap over {len(xa)} and {len(xb)} {items}"
+    else:
+        if not isinstance(clusters, (tuple, list)) or len(clusters) != 2:
+            raise ComparisonError("clusters must be a pair: (labels of a's items, labels of b's items)")
+        boots_a, ga = _cluster_means(xa, clusters[0], n_resamples, seed)
+        boots_b, gb = _cluster_means(xb, clusters[1], n_resamples, seed + 1)
+        boots = boots_a - boots_b
+        method = f"unpaired cluster bootstrap over {ga} and {gb} {cluster_name} ({n} {items})"
+    low, high = percentile_interval(boots, confidence)
     return Comparison(names[0], names[1], metric, float(xa.mean()), float(xb.mean()),
                       float(xa.mean() - xb.mean()), low, high, n,
-                      f"unpaired bootstrap over {len(xa)} and {len(xb)} {items}, {n_resamples} resamples, "
-                      f"seed {seed}, percentile interval", confidence)
+                      f"{method}, {n_resamples} resamples, seed {seed}, percentile interval", confidence)
 
 
 def compare_group_spearman(pred_a: Any, gold_a: Any, pred_b: Any, gold_b: Any, *,

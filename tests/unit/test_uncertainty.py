@@ -223,3 +223,17 @@ def test_cluster_bootstrap_widens_the_interval_for_dependent_items():
     with pytest.raises(ComparisonError, match="one label per item"):
         uncertainty.compare_means(diff, np.zeros(480), clusters=clusters[:10])
 
+
+
+def test_group_means_cluster_bootstrap_resamples_each_groups_clusters():
+    rng = np.random.default_rng(14)
+    ca, cb = np.repeat(np.arange(20), 10), np.repeat(np.arange(15), 12)
+    a = rng.normal(0.8, 0.3, 20)[ca] + rng.normal(0, 0.02, 200)
+    b = rng.normal(0.2, 0.3, 15)[cb] + rng.normal(0, 0.02, 180)
+    plain = uncertainty.compare_group_means(a, b)
+    clustered = uncertainty.compare_group_means(a, b, clusters=(ca, cb), cluster_name="word pairs", items="q")
+    assert clustered.difference == pytest.approx(plain.difference)
+    assert clustered.high - clustered.low > 2 * (plain.high - plain.low)
+    assert "unpaired cluster bootstrap over 20 and 15 word pairs (380 q)" in clustered.method
+    with pytest.raises(ComparisonError, match="a pair"):
+        uncertainty.compare_group_means(a, b, clusters=ca)
