@@ -8,16 +8,18 @@ sentence-transformers docs do, and this module holds what that needs, once:
 * :data:`SIZES`: every smoke/full size of the chapter (training slices, dev set, transfer subsets);
 * :func:`recipe`: the chapter's recipes, all :class:`sbert_lessons.training.Recipe` objects, with
   :func:`make_loss` turning a recipe's ``loss`` into the library's loss object;
-* :func:`train_bi_encoder` / :func:`load_bi_encoder`: ``SentenceTransformerTrainer`` with
-  ``SentenceTransformerTrainingArguments`` (checkpoints off, no reporting, no progress bars, output in a
-  temporary folder), an ``EmbeddingSimilarityEvaluator`` on STS-B dev during training, trained once per
-  (profile, recipe, data) through :func:`sbert_lessons.cache.cached_model`; the optimizer and warm-up
-  schedule come from :func:`sbert_lessons.training.make_optimizer`, as in the hand loops;
+* :func:`training_arguments` / :func:`build_trainer`: ``SentenceTransformerTrainingArguments`` and
+  ``SentenceTransformerTrainer`` exactly as chapter 6's key cell writes them (the trainer builds its own
+  optimizer and warm-up from the arguments; an evaluator and eval loss during training, the best checkpoint
+  reloaded at the end), for the chapters that load chapter 6's models without running its page;
+* :func:`train_bi_encoder` / :func:`load_bi_encoder`: a model trained by such a trainer (or by the function
+  the lesson passes as ``build``), once per (profile, recipe, seed, data) through
+  :func:`sbert_lessons.cache.cached_model`; loading goes through :mod:`sbert_lessons.trained`;
 * :func:`train_cross_encoder_trainer` / :func:`load_cross_encoder_trainer`: ``CrossEncoderTrainer``
   on chapter 3's cross-encoder recipe;
 * :func:`legacy_fit`: the tutorials' ``model.fit`` (``InputExample`` + ``DataLoader``), run inside a
   temporary working directory because ``fit`` writes checkpoints relative to it;
-* :func:`load_matryoshka`: the Matryoshka model, for later chapters (also ``training.load_matryoshka``);
+* :func:`load_matryoshka`: the Matryoshka model, for later chapters;
 * :func:`scifact_transfer`, :func:`scifact_ndcg10`, :func:`clinc_domains`, :func:`clinc_domain_nmi`: the
   "does it transfer?" tasks, encoded through :func:`sbert_lessons.cache.encode` only.
 """
@@ -36,12 +38,13 @@ from typing import Any
 
 import numpy as np
 
-from . import cache, data, models, training
+from . import cache, data, models, trained, training
 from .profile import Profile, get_device, seed_everything
 from .training import Recipe
 
 __all__ = [
-    "LABEL_RANGES", "SIZES", "clinc_domain_nmi", "clinc_domains", "history_frame", "legacy_fit",
+    "IN_BATCH_NEGATIVE_LOSSES", "LABEL_RANGES", "SIZES", "build_trainer", "clinc_domain_nmi", "clinc_domains",
+    "cached_run", "dev_dataset", "fresh_bi_encoder", "history_frame", "legacy_fit", "quiet", "training_arguments",
     "load_bi_encoder", "load_cross_encoder_trainer", "load_matryoshka", "make_loss", "pairs_dataset",
     "recipe", "scifact_ndcg10", "scifact_transfer", "size", "snli_pairs", "stsb_dataset",
     "train_bi_encoder", "train_cross_encoder_trainer", "truncate",
@@ -214,7 +217,7 @@ def make_loss(model: Any, rec: Recipe) -> Any:
 
 # ------------------------------------------------------------------------------------------- trainers
 @contextlib.contextmanager
-def _quiet():
+def quiet():
     """Hide the trainers' console chatter (a metrics dict printed per log step when progress bars are off,
     the model card's example-widget progress bar, the CPU-only ``pin_memory`` warning); errors still raise."""
     import functools
@@ -318,29 +321,128 @@ def _key(kind: str, prof: Profile, rec: Recipe, ds: Any, dev: Any) -> dict:
             "format": 1}
 
 
-def _base_bi_encoder(prof: Profile, rec: Recipe):
+def fresh_bi_encoder(prof: Profile | str | None, rec: Recipe):
+    """all-MiniLM-L6-v2 as shipped (a fresh copy from the registry), reading ``rec.max_length`` tokens."""
+    prof = _prof(prof)
     model = models.load_sentence_model(models.MINILM, device=prof.device)
     model.max_seq_length = rec.max_length
     return model
 
 
-def train_bi_encoder(name: str, profile: Profile | str | None = None, rec: Recipe | None = None,
-                     with_dev: bool = True) -> Path:
-    """Folder of all-MiniLM-L6-v2 trained by ``SentenceTransformerTrainer`` with recipe ``name``
-    (or ``rec``), trained once per (profile, recipe, data, dev set), then loaded from the cache.
+_base_bi_encoder = fresh_bi_encoder
 
-    The folder holds the model, ``history.json`` (the trainer's log: loss every step, dev Spearman every
-    ``eval_every`` steps) and ``train_seconds.json``.
+
+def cached_run(kind: str, profile: Profile | str | None, rec: Recipe, ds: Any, run: Any) -> dict:
+    """The result of ``run(scratch_folder)`` (a JSON-able dict, e.g. per-step losses), computed once per
+    (kind, profile, recipe, data) and kept in the model cache; ``run`` only runs on a miss, inside a
+    temporary working folder, with the trainers' console chatter hidden."""
+    if not callable(run):
+        raise TypeError(f"run must be a function run(folder) -> dict, got {type(run).__name__}")
+    prof = _prof(profile)
+    if not isinstance(rec, Recipe):
+        raise TypeError(f"rec must be a training.Recipe, got {type(rec).__name__}")
+    key = _key(f"run_{kind}", prof, rec, ds, None)
+
+    def train(folder: Path) -> None:
+        start = time.perf_counter()
+        seed_everything(rec.seed)
+        with _scratch_dir() as tmp, quiet():
+            result = run(tmp)
+        if not isinstance(result, dict):
+            raise TypeError(f"run must return a dict, got {type(result).__name__}")
+        (folder / "result.json").write_text(json.dumps(result))
+        (folder / "train_seconds.json").write_text(json.dumps(time.perf_counter() - start))
+
+    folder = cache.cached_model(f"ch06_run_{kind}", key, train)
+    return trained.read_json(folder, "result.json")
+
+
+IN_BATCH_NEGATIVE_LOSSES = ("mnrl", "mnrl_hard", "cached_mnrl")
+
+
+def training_arguments(rec: Recipe, output_dir: str | Path, evaluator: Any = None, **extra: Any) -> Any:
+    """``SentenceTransformerTrainingArguments`` for ``rec``: the same code as the key cell of chapter 6.
+
+    The trainer builds its own optimizer and schedule from these arguments (AdamW at ``rec.lr``, linear
+    warm-up over ``rec.warmup_fraction`` of the steps, then linear decay). With an ``evaluator`` it
+    evaluates (and saves a checkpoint) every ``rec.eval_every`` steps and reloads the best checkpoint by
+    the evaluator's primary metric at the end. ``extra`` overrides any argument.
     """
-    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+    from sentence_transformers import SentenceTransformerTrainingArguments
+    from sentence_transformers.base.sampler import BatchSamplers
 
+    if not isinstance(rec, Recipe):
+        raise TypeError(f"rec must be a training.Recipe, got {type(rec).__name__}")
+    evaluate = evaluator is not None and rec.eval_every is not None
+    kw: dict[str, Any] = dict(
+        output_dir=str(output_dir),
+        num_train_epochs=rec.epochs,
+        per_device_train_batch_size=rec.batch_size,
+        learning_rate=rec.lr,
+        warmup_steps=rec.warmup_fraction,  # a float below 1: that fraction of all steps
+        weight_decay=rec.weight_decay,
+        max_grad_norm=rec.max_grad_norm or 0.0,
+        seed=rec.seed,
+        batch_sampler=(BatchSamplers.NO_DUPLICATES if rec.loss in IN_BATCH_NEGATIVE_LOSSES
+                       else BatchSamplers.BATCH_SAMPLER),
+        eval_strategy="steps" if evaluate else "no",
+        eval_steps=rec.eval_every if evaluate else None,
+        save_strategy="steps" if evaluate else "no",
+        save_steps=rec.eval_every if evaluate else None,
+        save_only_model=True,
+        load_best_model_at_end=evaluate,
+        metric_for_best_model=f"eval_{evaluator.name}_spearman_cosine" if evaluate else None,
+        per_device_eval_batch_size=64,
+        logging_steps=1,
+        report_to="none",
+        disable_tqdm=True,
+    )
+    kw.update(extra)
+    return SentenceTransformerTrainingArguments(**kw)
+
+
+def build_trainer(model: Any, rec: Recipe, train_dataset: Any, loss: Any, output_dir: str | Path,
+                  eval_dataset: Any = None, evaluator: Any = None, **extra: Any) -> Any:
+    """``SentenceTransformerTrainer`` with :func:`training_arguments`: chapter 6's key cell, for the
+    chapters that load its models without running its page. No ``optimizers=``: the arguments decide."""
+    from sentence_transformers import SentenceTransformerTrainer
+
+    args = training_arguments(rec, output_dir, evaluator, **extra)
+    return SentenceTransformerTrainer(model=model, args=args, train_dataset=train_dataset,
+                                      eval_dataset=eval_dataset if args.eval_strategy != "no" else None,
+                                      loss=loss, evaluator=evaluator)
+
+
+def dev_dataset(dev: Any, loss: str | None = "cosine") -> Any:
+    """STS-B dev pairs as a ``Dataset`` for the trainer's eval loss (``sentence1, sentence2, label``)."""
+    return stsb_dataset(dev, None, loss=loss if loss in ("cosine", "cosent", "angle") else None)
+
+
+def train_bi_encoder(name: str, profile: Profile | str | None = None, rec: Recipe | None = None,
+                     with_dev: bool = True, build: Any = None, seed: int | None = None) -> Path:
+    """Folder of all-MiniLM-L6-v2 trained by ``SentenceTransformerTrainer`` with recipe ``name``
+    (or ``rec``, at ``seed`` if given), trained once per (profile, recipe, data, dev set), then loaded
+    from the cache.
+
+    ``build(model, rec, train_dataset, loss, output_dir, eval_dataset, evaluator)`` returns the trainer;
+    it defaults to :func:`build_trainer` (chapter 6 passes the function its key cell defines, the same
+    code). It runs only when the model is not cached. The folder holds the model, ``history.json`` (the
+    trainer's log: loss every step, eval loss and dev Spearman every ``eval_every`` steps) and
+    ``train_seconds.json``.
+    """
     prof = _prof(profile)
     rec = rec or recipe(name, prof)
     if not isinstance(rec, Recipe):
         raise TypeError(f"rec must be a training.Recipe, got {type(rec).__name__}")
+    if seed is not None:
+        rec = training.with_overrides(rec, seed=seed)
+    build = build or build_trainer
+    if not callable(build):
+        raise TypeError(f"build must be a function returning a trainer, got {type(build).__name__}")
     ds = _train_dataset(rec, prof)
     dev = stsb_dev(prof) if with_dev else None
     key = _key("bi_encoder_trainer", prof, rec, ds, dev)
+    key["format"] = 2  # 2: the trainer's own optimizer and schedule, eval loss, best checkpoint reloaded
 
     def train(folder: Path) -> None:
         start = time.perf_counter()
@@ -349,40 +451,35 @@ def train_bi_encoder(name: str, profile: Profile | str | None = None, rec: Recip
         loss = make_loss(model, rec)
         train_ds = ds
         if rec.loss == "mnrl_hard":  # negatives mined by the untuned model itself, kept beside the model
-            with _quiet():
+            with quiet():
                 train_ds = _mine(ds, model, rec)
                 train_ds.to_json(str(folder / "mined.jsonl"))
-        extra = {}
-        if rec.loss in ("mnrl", "mnrl_hard", "cached_mnrl"):
-            extra["batch_sampler"] = "no_duplicates"  # a duplicate text in a batch would be a false negative
-        with _scratch_dir() as tmp, _quiet():
-            opt, sched = training.make_optimizer(model, rec, len(train_ds))
-            args = _args(SentenceTransformerTrainingArguments, rec, tmp / "out", len(train_ds), dev is not None,
-                         **extra)
-            trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=train_ds, loss=loss,
-                                                 evaluator=_dev_evaluator(dev) if dev is not None else None,
-                                                 optimizers=(opt, sched))
+        with _scratch_dir() as tmp, quiet():
+            evaluator = _dev_evaluator(dev) if dev is not None else None
+            eval_ds = dev_dataset(dev, rec.loss) if dev is not None else None
+            trainer = build(model, rec, train_ds, loss, tmp / "out", eval_ds, evaluator)
             trainer.train()
             history = trainer.state.log_history
-        model.save(str(folder))
+            best = trainer.state.best_model_checkpoint
+        model.save_pretrained(str(folder))
         (folder / "history.json").write_text(json.dumps(history))
+        (folder / "best_step.json").write_text(json.dumps(
+            None if best is None else int(Path(best).name.split("-")[-1])))
         (folder / "train_seconds.json").write_text(json.dumps(time.perf_counter() - start))
 
-    return cache.cached_model(f"ch06_{name}", key, train)
+    tag = name if rec.seed == 0 else f"{name}_seed{rec.seed}"  # seed 0 keeps the folder other chapters load
+    return cache.cached_model(f"ch06_{tag}", key, train)
 
 
 def load_bi_encoder(name: str, profile: Profile | str | None = None, rec: Recipe | None = None,
-                    with_dev: bool = True, device: str | None = None):
+                    with_dev: bool = True, device: str | None = None, build: Any = None,
+                    seed: int | None = None):
     """``(model, history, seconds)`` of :func:`train_bi_encoder`; the model carries a cache fingerprint."""
-    from sentence_transformers import SentenceTransformer
-
     prof = _prof(profile)
-    folder = train_bi_encoder(name, prof, rec, with_dev)
-    model = SentenceTransformer(str(folder), device=get_device(device or prof.device))
-    cache.set_fingerprint(model, f"trained:ch06_{name}/{folder.name}")
-    history = json.loads((folder / "history.json").read_text())
-    seconds = json.loads((folder / "train_seconds.json").read_text())
-    return model, history, seconds
+    folder = train_bi_encoder(name, prof, rec, with_dev, build=build, seed=seed)
+    model = trained.load_sentence_transformer(folder, f"trained:ch06_{name}/{folder.name}",
+                                              device or prof.device)
+    return model, trained.read_json(folder, "history.json", []), trained.read_json(folder, "train_seconds.json")
 
 
 def load_matryoshka(profile: Profile | str | None = None, device: str | None = None):
@@ -407,7 +504,7 @@ def train_cross_encoder_trainer(profile: Profile | str | None = None, rec: Recip
         seed_everything(rec.seed)
         model = training._new_cross_encoder(prof, rec)
         opt, sched = training.make_optimizer(model.model, rec, len(ds), head_prefix="classifier")
-        with _scratch_dir() as tmp, _quiet():
+        with _scratch_dir() as tmp, quiet():
             args = _args(CrossEncoderTrainingArguments, rec, tmp / "out", len(ds), False)
             trainer = CrossEncoderTrainer(model=model, args=args, train_dataset=ds,
                                           loss=BinaryCrossEntropyLoss(model), optimizers=(opt, sched))
@@ -453,7 +550,7 @@ def legacy_fit(model: Any, examples: Sequence[Any], *, epochs: int, warmup_steps
                         generator=torch.Generator().manual_seed(seed))
     loss = _st_losses().CosineSimilarityLoss(model)
     kw: dict[str, Any] = {} if warmup_steps is None else {"warmup_steps": warmup_steps}
-    with _scratch_dir(), _quiet():
+    with _scratch_dir(), quiet():
         model.fit(train_objectives=[(loader, loss)], epochs=epochs, optimizer_params={"lr": lr},
                   show_progress_bar=False, **kw)
 

@@ -42,7 +42,6 @@ __all__ = [
     "fit_cross_encoder",
     "last_training_seconds",
     "load_cross_encoder",
-    "load_matryoshka",
     "load_sts_bi_encoder",
     "make_optimizer",
     "optimizer_step",
@@ -299,8 +298,9 @@ def make_optimizer(params: Any, recipe: Recipe, n_examples: int, head_prefix: st
     ``recipe.head_lr`` for names starting with ``head_prefix``, a freshly initialised head) or a plain
     list of tensors (one group). ``adamw``: ``torch.optim.AdamW``; ``adam``: ``torch.optim.Adam`` without
     weight decay (chapter 5). The schedule is :func:`warmup_factor` over :meth:`Recipe.total_steps`.
-    Every hand-written loop of the course and chapter 6's trainers (through their ``optimizers``
-    argument) get their optimizer here.
+    Every hand-written loop of the course gets its optimizer here, and so does chapter 6's
+    ``CrossEncoderTrainer`` (through its ``optimizers`` argument, for the head's own learning rate);
+    chapter 6's ``SentenceTransformerTrainer`` builds the same AdamW and schedule from its arguments.
     """
     import torch
 
@@ -505,11 +505,3 @@ def load_sts_bi_encoder(profile: Profile | str | None = None, recipe: Recipe | N
 def with_overrides(recipe: Recipe, **changes: Any) -> Recipe:
     """A copy of ``recipe`` with some hyper-parameters changed (validated like the original)."""
     return replace(recipe, **changes)
-
-
-def load_matryoshka(profile: Profile | str | None = None, device: str | None = None):
-    """Chapter 6's Matryoshka-trained all-MiniLM-L6-v2 (trained once per profile, then loaded from the
-    cache); truncate its embeddings to 256, 128 or 64 dimensions. See :mod:`sbert_lessons.finetune`."""
-    from .finetune import load_matryoshka as _load
-
-    return _load(profile, device=device)

@@ -248,3 +248,47 @@ def test_make_loss_and_tiny_trainer_run_is_cached(monkeypatch, tmp_path):
     assert finetune.history_frame(history)["loss"].notna().sum() == rec.total_steps(4) == 2
     assert seconds > 0 and not list(tmp_path.glob("checkpoints"))  # nothing written to the working dir
     assert trained.encode(["a"]).shape == (1, 384)
+
+
+# ------------------------------------------------------------------ the trainer's arguments (no training)
+class _Evaluator:
+    name = "stsb-dev"
+
+
+def test_training_arguments_are_the_recipe_and_decide_the_optimizer(tmp_path):
+    from sentence_transformers.base.sampler import BatchSamplers
+
+    rec = finetune.recipe("cosine", "smoke")
+    args = finetune.training_arguments(rec, tmp_path, _Evaluator())
+    assert args.learning_rate == rec.lr and args.warmup_steps == rec.warmup_fraction
+    assert args.per_device_train_batch_size == rec.batch_size and args.weight_decay == rec.weight_decay
+    assert args.batch_sampler == BatchSamplers.BATCH_SAMPLER
+    assert args.load_best_model_at_end and args.metric_for_best_model == "eval_stsb-dev_spearman_cosine"
+    assert args.eval_steps == args.save_steps == rec.eval_every
+    # 16 steps with a 0.1 warm-up: ceil(1.6) = 2 steps, as the course's round(1.6) = 2
+    assert args.get_warmup_steps(16) == rec.warmup_steps(256) == 2
+    plain = finetune.training_arguments(finetune.recipe("mnrl", "smoke"), tmp_path)
+    assert plain.batch_sampler == BatchSamplers.NO_DUPLICATES  # in-batch negatives: no duplicate texts
+    assert plain.eval_strategy == "no" and not plain.load_best_model_at_end
+    with pytest.raises(TypeError, match="Recipe"):
+        finetune.training_arguments({"lr": 1e-5}, tmp_path)
+
+
+def test_cached_run_runs_once(monkeypatch, tmp_path):
+    monkeypatch.setenv("SBERT_LESSONS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    rec = finetune.recipe("cosine", "smoke")
+    ds = finetune.pairs_dataset({"a": ["x", "y"], "b": ["z", "w"]}, [0.1, 0.2])
+    calls = []
+
+    def run(folder):
+        calls.append(folder)
+        return {"losses": [0.5, 0.25]}
+
+    assert finetune.cached_run("probe", "smoke", rec, ds, run) == {"losses": [0.5, 0.25]}
+    assert finetune.cached_run("probe", "smoke", rec, ds, run) == {"losses": [0.5, 0.25]}
+    assert len(calls) == 1 and not calls[0].exists()  # ran once, in a scratch folder since removed
+    with pytest.raises(TypeError, match="dict"):
+        finetune.cached_run("bad", "smoke", rec, ds, lambda folder: [1])
+    with pytest.raises(TypeError, match="run must be"):
+        finetune.cached_run("bad", "smoke", rec, ds, None)
