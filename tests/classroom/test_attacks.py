@@ -148,7 +148,8 @@ EXPECTED = {
     "fork_memory": (0, "memory limit", None),
     # graded first (names sort "Zoé", "Zoë", "_slow_tests", "forged_frame", ...): its lane is busy for the
     # whole wall clock while the other lane grades the rest
-    "_slow_tests": (1, f"longer than the {WALL} s limit for the whole submission", None),
+    "_slow_tests": (1, f"longer than the {WALL} s limit for the whole submission (stopped during the tests of q1",
+                    None),
     "leaves_a_process": (9, "", None),
     "Zoé": (9, "", None),
     "Zoë": (9, "", None),
@@ -204,12 +205,15 @@ class HostSocket:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-# Not yet reliable enough for CI: in one of two runs on a quiet machine (2026-12-06), "Zoé", a byte-for-byte
-# copy of the reference, ran into the 120 s wall clock with 123 s of CPU while "Zoë" took 3 s; the cause is
-# not found yet. Run it by hand with SBERT_CLASSROOM_ATTACKS=1 (the teachers' guide says so).
+# Not run in CI by default: its slowest submission keeps one lane busy for the whole 120 s wall clock, and
+# CI's budget is spent. It also once failed without a known cause (an earlier session, one of two quiet runs: "Zoé",
+# a byte-for-byte copy of the reference, ran into the wall clock with 123 s of CPU while its twin took 3 s);
+# the next 7 runs passed, 3 of them after starting submissions through `prlimit` instead of a
+# `preexec_fn` (which Python documents as unsafe in a threaded process). A stopped submission's reason now
+# names the phase it was stopped in. Run it with SBERT_CLASSROOM_ATTACKS=1 (the teachers' guide says so).
 @pytest.mark.skipif(os.environ.get("CI") == "true" and os.environ.get("SBERT_CLASSROOM_ATTACKS") != "1",
-                    reason="the attacks batch is flaky (a reference copy once spun past the wall clock); "
-                           "SBERT_CLASSROOM_ATTACKS=1 runs it")
+                    reason="the attacks batch takes over 2 minutes (its slow submission runs into the 120 s "
+                           "wall clock); SBERT_CLASSROOM_ATTACKS=1 runs it")
 def test_attacks_batch_as_unprivileged_user(bundles, tmp_path):
     b = bundles["A1"]
     ref = json.loads(Path(b["reference"]).read_text())

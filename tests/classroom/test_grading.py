@@ -264,3 +264,26 @@ def test_preflight_stops_before_grading_when_the_reference_fails(tmp_path):
                        cwd=ROOT, env=_env(), capture_output=True, text=True, check=False)
     assert p.returncode == 2 and "reference solution scores 1/2" in p.stderr and "Traceback" not in p.stderr
     assert "no submission was graded" in p.stderr and not (tmp_path / "out" / "scores.csv").exists()
+
+
+@pytest.mark.skipif(C.isolation_mode() != "bubblewrap", reason="needs bubblewrap (make classroom-deps)")
+def test_bubblewrap_limits_come_from_prlimit_not_preexec(tmp_path):
+    """With bubblewrap, a submission starts with no Python between fork and exec (``preexec_fn`` is unsafe
+    in the threaded grader): ``prlimit`` sets the limits, and they hold inside the sandbox."""
+    import shutil as _shutil
+
+    from sbert_lessons.classroom import sandbox as S
+
+    if _shutil.which("prlimit") is None:
+        pytest.skip("prlimit (util-linux) is missing: the grader falls back to preexec_fn")
+    lim = S.Limits(wall_s=100, memory_bytes=2 << 30, file_bytes=5 << 20)
+    box = S.Sandbox("bubblewrap", lim, private=tmp_path)
+    assert box.preexec() is None
+    code = ("import resource as r; print(*(r.getrlimit(getattr(r, 'RLIMIT_' + n))[1] "
+            "for n in ('AS', 'CPU', 'FSIZE', 'CORE')))")
+    scratch = tmp_path / "work"
+    scratch.mkdir()
+    p = subprocess.run(box.command([PY, "-c", code], scratch), cwd=scratch, env=box.env(scratch, "smoke"),
+                       capture_output=True, text=True, timeout=120, check=False)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stdout.split() == [str(2 << 30), str(100 * 2 + 60), str(5 << 20), "0"], p.stdout

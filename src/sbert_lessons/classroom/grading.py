@@ -324,6 +324,7 @@ def _execute(res: SubmissionResult, worker: Worker, limits: Limits) -> None:
             return
         if ev == "cell_start":
             current, cell_started = idx, time.monotonic()
+            worker.phase = f"code cell {idx}"
         elif ev == "cell_done":
             e = msg.get("error")
             if e is None:
@@ -364,6 +365,7 @@ def _run_tests(res: SubmissionResult, test_files: list, worker: Worker) -> None:
     env: dict[str, Any] = {}
     fetch_error = None
     if names:
+        worker.phase = "the request for the notebook's variables"
         try:
             resp = worker.request({"op": "get", "names": names}, worker.limits.call_s)
             values = resp.get("values")
@@ -387,6 +389,7 @@ def _run_tests(res: SubmissionResult, test_files: list, worker: Worker) -> None:
         else:
             import warnings
 
+            worker.phase = f"the tests of {tf.name}"
             with warnings.catch_warnings():  # library warnings would print test source on the console
                 warnings.simplefilter("ignore")
                 tf.run(env)

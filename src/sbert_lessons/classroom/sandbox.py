@@ -247,7 +247,7 @@ class Sandbox:
     def command(self, py_args: list[str], scratch: Path) -> list[str]:
         """The argv that runs ``py_args`` (a Python command line) inside the sandbox."""
         if self.mode == "bubblewrap":
-            return self._bwrap(py_args)
+            return [*(self._prlimit() or []), *self._bwrap(py_args)]
         if self.mode == "namespaces":
             os.chown(scratch, SANDBOX_UID, SANDBOX_UID)
             for p in scratch.rglob("*"):
@@ -290,7 +290,15 @@ class Sandbox:
             a += ["--ro-bind", str(self.seed_cache), f"{INSIDE_GRADER}/seed-cache"]
         return [*a, "--chdir", INSIDE_WORK, "--", *py_args]
 
+    def _prlimit(self) -> list[str] | None:
+        """With bubblewrap, the limits come from ``prlimit`` in front of ``bwrap`` (whose
+        ``--die-with-parent`` is the death signal), so starting a submission runs no Python in the child."""
+        return _prlimit_prefix(self.limits) if self.mode == "bubblewrap" else None
+
     def preexec(self):
+        """The ``preexec_fn`` for :class:`subprocess.Popen`: ``None`` where :meth:`command` sets the limits."""
+        if self._prlimit() is not None:
+            return None
         return _limits_fn(self.limits, with_nproc=self.mode == "namespaces")
 
     def check(self) -> None:
@@ -342,11 +350,31 @@ def _check_hidden(paths: list[Path]) -> None:
                                  "grading bundle, the submissions and the output in folders of their own")
 
 
+def _limit_plan(limits: Limits, with_nproc: bool) -> list[tuple[str, int]]:
+    """Each resource limit of one submission process: ``(name, value)``, named as ``prlimit`` names them."""
+    plan = [("as", int(limits.memory_bytes)), ("cpu", int(limits.wall_s * 2 + 60)),
+            ("fsize", int(limits.file_bytes)), ("core", 0)]
+    if with_nproc:
+        plan.append(("nproc", int(limits.nproc)))
+    return plan
+
+
+def _prlimit_prefix(limits: Limits, with_nproc: bool = False) -> list[str] | None:
+    """``prlimit --as=… --cpu=… -- `` (util-linux): the command sets the limits on itself and execs the
+    sandbox, so no Python code runs between fork and exec. ``None`` where ``prlimit`` is missing."""
+    exe = shutil.which("prlimit")
+    if exe is None:
+        return None
+    return [exe, *(f"--{name}={value}" for name, value in _limit_plan(limits, with_nproc)), "--"]
+
+
 def _limits_fn(limits: Limits, with_nproc: bool = False):
     """The function the child runs between fork and exec: resource limits and a death signal.
 
-    Only system calls through modules imported here, before the fork (no imports, no locks in the
-    child), because the grader may have threads (torch, parallel grading) when it starts a submission.
+    Only where the limits cannot be set by ``prlimit`` in front of the command (:meth:`Sandbox.preexec`):
+    Python's documentation warns that ``preexec_fn`` is not safe in a process with threads (the child may
+    deadlock before exec), and the grader has threads (parallel grading, each submission's watchdog). So:
+    only system calls through modules imported here, before the fork (no imports, no locks in the child).
     """
     import ctypes
     import resource
@@ -355,11 +383,9 @@ def _limits_fn(limits: Limits, with_nproc: bool = False):
         prctl = ctypes.CDLL(None).prctl
     except (OSError, AttributeError):
         prctl = None
-    cpu = int(limits.wall_s * 2 + 60)
-    plan = [(resource.RLIMIT_AS, limits.memory_bytes), (resource.RLIMIT_CPU, cpu),
-            (resource.RLIMIT_FSIZE, limits.file_bytes), (resource.RLIMIT_CORE, 0)]
-    if with_nproc:
-        plan.append((resource.RLIMIT_NPROC, limits.nproc))
+    ids = {"as": resource.RLIMIT_AS, "cpu": resource.RLIMIT_CPU, "fsize": resource.RLIMIT_FSIZE,
+           "core": resource.RLIMIT_CORE, "nproc": getattr(resource, "RLIMIT_NPROC", None)}
+    plan = [(ids[name], value) for name, value in _limit_plan(limits, with_nproc) if ids[name] is not None]
 
     def apply() -> None:  # pragma: no cover - runs in the child before exec
         if prctl is not None:  # if the grader dies, so does the submission
@@ -432,6 +458,7 @@ class Worker:
                  deadline: float):
         self.limits, self.sandbox, self.deadline = sandbox.limits, sandbox, deadline
         self.gone: str | None = None
+        self.phase = "starting"  # where the grader is with it ("code cell 4", "test q2"): said when it is stopped
         self.violation: str | None = None   # the submission broke the channel's protocol
         self._watch_reason: str | None = None
         self.cpu_s: float | None = None
@@ -542,7 +569,7 @@ class Worker:
 
     def _wall_message(self) -> str:
         return (f"the notebook and its tests together ran longer than the {self.limits.wall_s:.0f} s limit "
-                "for the whole submission")
+                f"for the whole submission (stopped during {self.phase})")
 
     def read(self, deadline: float) -> dict:
         """The next frame, by ``deadline`` (capped at the submission's own deadline)."""
