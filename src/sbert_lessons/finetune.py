@@ -43,11 +43,33 @@ from .profile import Profile, get_device, seed_everything
 from .training import Recipe
 
 __all__ = [
-    "IN_BATCH_NEGATIVE_LOSSES", "LABEL_RANGES", "SIZES", "build_trainer", "clinc_domain_nmi", "clinc_domains",
-    "cached_run", "dev_dataset", "fresh_bi_encoder", "history_frame", "legacy_fit", "quiet", "training_arguments",
-    "load_bi_encoder", "load_cross_encoder_trainer", "load_matryoshka", "make_loss", "pairs_dataset",
-    "recipe", "scifact_ndcg10", "scifact_transfer", "size", "snli_pairs", "stsb_dataset",
-    "train_bi_encoder", "train_cross_encoder_trainer", "truncate",
+    "IN_BATCH_NEGATIVE_LOSSES",
+    "LABEL_RANGES",
+    "SIZES",
+    "build_trainer",
+    "cached_run",
+    "clinc_domain_nmi",
+    "clinc_domains",
+    "dev_dataset",
+    "fresh_bi_encoder",
+    "history_frame",
+    "legacy_fit",
+    "load_bi_encoder",
+    "load_cross_encoder_trainer",
+    "load_matryoshka",
+    "make_loss",
+    "pairs_dataset",
+    "quiet",
+    "recipe",
+    "scifact_ndcg10",
+    "scifact_transfer",
+    "size",
+    "snli_pairs",
+    "stsb_dataset",
+    "train_bi_encoder",
+    "train_cross_encoder_trainer",
+    "training_arguments",
+    "truncate",
 ]
 
 #: Every size of chapter 6 per profile: the one place where they are defined. ``stsb_train``: STS-B
@@ -57,7 +79,7 @@ __all__ = [
 #: test split / corpus); ``scifact_max_seq_length``: tokens read per abstract; ``clinc``: CLINC150
 #: in-scope test utterances clustered by domain (None = all 4,500).
 SIZES: dict[str, dict[str, Any]] = {
-    "smoke": {"stsb_train": 256, "stsb_dev": 200, "eval_every": 8, "snli_pairs": 256, "ce_train": 192,
+    "smoke": {"stsb_train": 256, "stsb_dev": 100, "eval_every": 8, "snli_pairs": 256, "ce_train": 192,
               "scifact_queries": 50, "scifact_docs": 300, "scifact_max_seq_length": 128, "clinc": 600},
     "full": {"stsb_train": None, "stsb_dev": None, "eval_every": 90, "snli_pairs": None, "ce_train": None,
              "scifact_queries": None, "scifact_docs": None, "scifact_max_seq_length": 256, "clinc": None},
@@ -374,29 +396,29 @@ def training_arguments(rec: Recipe, output_dir: str | Path, evaluator: Any = Non
     if not isinstance(rec, Recipe):
         raise TypeError(f"rec must be a training.Recipe, got {type(rec).__name__}")
     evaluate = evaluator is not None and rec.eval_every is not None
-    kw: dict[str, Any] = dict(
-        output_dir=str(output_dir),
-        num_train_epochs=rec.epochs,
-        per_device_train_batch_size=rec.batch_size,
-        learning_rate=rec.lr,
-        warmup_steps=rec.warmup_fraction,  # a float below 1: that fraction of all steps
-        weight_decay=rec.weight_decay,
-        max_grad_norm=rec.max_grad_norm or 0.0,
-        seed=rec.seed,
-        batch_sampler=(BatchSamplers.NO_DUPLICATES if rec.loss in IN_BATCH_NEGATIVE_LOSSES
+    kw: dict[str, Any] = {
+        "output_dir": str(output_dir),
+        "num_train_epochs": rec.epochs,
+        "per_device_train_batch_size": rec.batch_size,
+        "learning_rate": rec.lr,
+        "warmup_steps": rec.warmup_fraction,  # a float below 1: that fraction of all steps
+        "weight_decay": rec.weight_decay,
+        "max_grad_norm": rec.max_grad_norm or 0.0,
+        "seed": rec.seed,
+        "batch_sampler": (BatchSamplers.NO_DUPLICATES if rec.loss in IN_BATCH_NEGATIVE_LOSSES
                        else BatchSamplers.BATCH_SAMPLER),
-        eval_strategy="steps" if evaluate else "no",
-        eval_steps=rec.eval_every if evaluate else None,
-        save_strategy="steps" if evaluate else "no",
-        save_steps=rec.eval_every if evaluate else None,
-        save_only_model=True,
-        load_best_model_at_end=evaluate,
-        metric_for_best_model=f"eval_{evaluator.name}_spearman_cosine" if evaluate else None,
-        per_device_eval_batch_size=64,
-        logging_steps=1,
-        report_to="none",
-        disable_tqdm=True,
-    )
+        "eval_strategy": "steps" if evaluate else "no",
+        "eval_steps": rec.eval_every if evaluate else None,
+        "save_strategy": "steps" if evaluate else "no",
+        "save_steps": rec.eval_every if evaluate else None,
+        "save_only_model": True,
+        "load_best_model_at_end": evaluate,
+        "metric_for_best_model": f"eval_{evaluator.name}_spearman_cosine" if evaluate else None,
+        "per_device_eval_batch_size": 64,
+        "logging_steps": 1,
+        "report_to": "none",
+        "disable_tqdm": True,
+    }
     kw.update(extra)
     return SentenceTransformerTrainingArguments(**kw)
 

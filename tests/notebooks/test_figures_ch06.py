@@ -18,8 +18,7 @@ COMPARISONS = {
     "ch06.cmp.stsb.angle_vs_shipped": ((-0.5, 1.5), "AnglE-tuned ahead", "AnglE-tuned ahead"),
     "ch06.cmp.stsb.cosent_vs_cosine": ((-2.0, 0.5), "cosine-tuned ahead", None),
     "ch06.cmp.stsb.angle_vs_cosine": ((-2.0, 0.5), "cosine-tuned ahead", None),
-    # section 3: +0.034 [-0.013, +0.084]; section 4: -0.092 [-0.981, +0.833] and -65.09 [-70.62, -59.48]
-    "ch06.cmp.trainer_vs_loop": ((-1.0, 1.0), VERDICT_NONE, None),
+    # section 4: -0.092 [-0.981, +0.833] and -65.09 [-70.62, -59.48]
     "ch06.cmp.cross_encoder_trainer_vs_loop": ((-6.0, 6.0), VERDICT_NONE, None),
     "ch06.cmp.cross_encoder_vs_bi_encoder": ((-75.0, -40.0), "bi-encoder ahead", "bi-encoder ahead"),
     # section 5: +0.005 [-0.101, +0.105], +0.050 [-0.004, +0.103], +0.045 [-0.052, +0.143]
@@ -27,21 +26,23 @@ COMPARISONS = {
     "ch06.cmp.stsb.mnrl_hard_vs_shipped": ((-1.0, 1.0), VERDICT_NONE, None),
     "ch06.cmp.stsb.mnrl_hard_vs_mnrl": ((-1.0, 1.0), VERDICT_NONE, None),
     # section 6 (smoke trains the Matryoshka model 16 steps): at 384 dims +0.332 [+0.143, +0.531]; change
-    # 384 -> 64 minus the shipped model's -0.263 [-0.405, -0.122], minus CoSENT's -0.037 [-0.116, +0.037]
+    # 384 -> 64 minus the shipped model's -0.263 [-0.405, -0.122], minus the control's (the same recipe
+    # without MatryoshkaLoss) -0.057 [-0.139, +0.018]
     "ch06.cmp.stsb.matryoshka_vs_shipped": ((-0.5, 1.5), "Matryoshka ahead", "Matryoshka ahead"),
     "ch06.cmp.drop_64.matryoshka_vs_shipped": ((-1.5, 1.0), "shipped ahead", "Matryoshka ahead"),
-    "ch06.cmp.drop_64.matryoshka_vs_cosent": ((-1.0, 1.0), VERDICT_NONE, "Matryoshka ahead"),
-    # the other truncated sizes the loss trained, against the CoSENT control: smoke -0.040
-    # [-0.093, +0.008] at 256 and -0.037 [-0.098, +0.023] at 128
-    "ch06.cmp.drop_256.matryoshka_vs_cosent": ((-1.0, 1.0), VERDICT_NONE, None),
-    "ch06.cmp.drop_128.matryoshka_vs_cosent": ((-1.0, 1.0), VERDICT_NONE, None),
+    "ch06.cmp.drop_64.matryoshka_vs_control": ((-1.0, 1.0), VERDICT_NONE, "Matryoshka ahead"),
+    # the other truncated sizes the loss trained, against the control: smoke -0.045
+    # [-0.100, +0.007] at 256 and -0.045 [-0.107, +0.016] at 128
+    "ch06.cmp.drop_256.matryoshka_vs_control": ((-1.0, 1.0), VERDICT_NONE, None),
+    "ch06.cmp.drop_128.matryoshka_vs_control": ((-1.0, 1.0), VERDICT_NONE, None),
     # exercise: 384 -> 16, minus the shipped model's -0.791 [-1.070, -0.510], minus CoSENT's +0.003
     "ch06.cmp.drop_16.matryoshka_vs_shipped": ((-2.0, 1.0), "shipped ahead", None),
-    "ch06.cmp.drop_16.matryoshka_vs_cosent": ((-1.0, 1.0), VERDICT_NONE, None),
+    "ch06.cmp.drop_16.matryoshka_vs_control": ((-1.0, 1.0), VERDICT_NONE, None),
     # every model keeps less at 16 dimensions than at 384 (smoke -10.0, -10.8, -10.8 points)
     **{f"ch06.cmp.dim16_vs_384.{v}": ((-20.0, -3.0), f"{label} at 384 dims ahead",
                                        f"{label} at 384 dims ahead")
-       for v, label in (("shipped", "shipped"), ("cosent", "CoSENT-tuned"), ("matryoshka", "Matryoshka"))},
+       for v, label in (("shipped", "shipped"), ("control", "CoSENT, same recipe"),
+                                      ("matryoshka", "Matryoshka"))},
     # section 7: SciFact on 50 queries (smoke |d| <= 0.006), CLINC150 NMI at 3 k-means seeds (|d| <= 0.02)
     **{f"ch06.cmp.transfer.scifact.{n}_vs_shipped": ((-0.05, 0.05), VERDICT_NONE, None) for n in TUNED},
     **{f"ch06.cmp.transfer.clinc_nmi.{n}_vs_shipped": ((-0.08, 0.08), VERDICT_NONE, None) for n in TUNED},
@@ -71,12 +72,12 @@ def test_every_comparison_in_its_band_with_its_verdict(metrics):
 
 def test_compared_figures_carry_intervals(metrics):
     keys = ["ch06.stsb_dev.shipped"]
-    keys += [f"ch06.stsb_test.{n}" for n in ("shipped", "cosine", "cosent", "angle", "loop", "mnrl",
+    keys += [f"ch06.stsb_test.{n}" for n in ("shipped", "cosine", "cosent", "angle", "mnrl",
                                               "mnrl_hard", "matryoshka", "cross_encoder_trainer",
                                               "cross_encoder_loop")]
     keys += [f"ch06.matryoshka.{d}.{v}" for d in (384, 256, 128, 64)
-             for v in ("shipped", "cosent", "matryoshka")]
-    keys += [f"ch06.matryoshka.drop_384_to_64.{v}" for v in ("shipped", "cosent", "matryoshka")]
+             for v in ("shipped", "control", "matryoshka")]
+    keys += [f"ch06.matryoshka.drop_384_to_64.{v}" for v in ("shipped", "control", "matryoshka")]
     keys += [f"ch06.transfer.{t}.{n}" for t in ("scifact_ndcg10", "clinc_nmi") for n in TRANSFER_MODELS]
     for key in keys:
         e = entry(metrics, key)
@@ -95,6 +96,11 @@ def test_one_pair_demo_moves_towards_the_label_and_survives_reload(metrics):
     # one pair, batch 16: fit's schedule thinks the run has 0 steps, so after a 1-step warm-up the rate is 0
     assert value(metrics, "ch06.fit_demo.batch16_warmup1_all_zero") is True
     assert value(metrics, "ch06.fit_demo.batch16_warmup1_peak_lr_share") == 0.0  # the page's "exactly zero"
+    # the mechanism: fit sizes the schedule as len(dataset) // batch_size = 0 steps; a 5-step warm-up
+    # still moves on steps 1-4 (factors 0.2-0.8), batch 1 knows the run's 10 steps (steps 1-9 move)
+    assert value(metrics, "ch06.fit_demo.schedule_steps_batch16") == 0
+    assert value(metrics, "ch06.fit_demo.batch16_warmup5_moving_steps") == 4
+    assert value(metrics, "ch06.fit_demo.batch1_warmup1_moving_steps") == 9
 
 
 def test_shipped_model_and_dev_baseline(metrics):
@@ -104,7 +110,7 @@ def test_shipped_model_and_dev_baseline(metrics):
 
 def test_stsb_tunes(metrics):
     shipped = value(metrics, "ch06.stsb_test.shipped")
-    for name in ("cosine", "cosent", "angle", "loop", "matryoshka"):
+    for name in ("cosine", "cosent", "angle", "matryoshka"):
         e = entry(metrics, f"ch06.stsb_test.{name}")
         if e["profile"] == "smoke":  # a few hundred pairs: fine-tuning must not damage the shipped model
             assert shipped - 1.0 <= e["value"] < shipped + 3.0, name
@@ -112,13 +118,23 @@ def test_stsb_tunes(metrics):
             assert 84.0 <= e["value"] < 92, name
 
 
-def test_loop_and_trainer_compared_on_the_test_pairs(metrics):
-    # one seed each: the paired bootstrap over STS-B test pairs, not a tolerance (the old check accepted a
-    # 1.0-point gap, as large as the whole training effect)
-    e = _comparison(metrics, "ch06.cmp.trainer_vs_loop")
-    assert e["comparison"]["n"] == 1379
-    if e["profile"] == "smoke":  # 256 pairs, 16 steps each: measured 83.03 (trainer) vs 83.00 (loop)
-        assert abs(e["value"]) < 1.0
+def test_trainer_and_loop_agree_step_by_step(metrics):
+    # same batches, dropout off: the trainer (its own AdamW and schedule from the arguments) and chapter 3's
+    # loop (training.make_optimizer) give the same loss at every step, to float rounding; the loss itself
+    # varies between batches by far more (smoke: 8 steps on 128 pairs;
+    # measured: largest gap 1.5e-8, the loss ranging over 0.039)
+    gap = value(metrics, "ch06.trainer_vs_loop.max_step_loss_diff")
+    assert gap < 1e-5 < value(metrics, "ch06.trainer_vs_loop.step_loss_range")
+    if profile(metrics, "ch06.trainer_vs_loop.steps") == "smoke":
+        assert value(metrics, "ch06.trainer_vs_loop.steps") == 8
+        assert value(metrics, "ch06.trainer_vs_loop.n_pairs") == 128
+    # the trainer's best checkpoint is one of its evaluations, and the reloaded model is the trained one
+    assert value(metrics, "ch06.trainer.best_step") % value(metrics, "ch06.trainer.eval_every") == 0
+    assert value(metrics, "ch06.trainer.reload_identical") is True
+    # end scores over seeds exist only where several seeds ran (the full profile; NOT YET MEASURED)
+    if value(metrics, "ch06.seeds.per_recipe") > 1:
+        _comparison(metrics, "ch06.cmp.trainer_vs_loop_seeds")
+        _comparison(metrics, "ch06.cmp.drop_64_seeds.matryoshka_vs_control")
 
 
 def test_cross_encoder_trainer(metrics):
@@ -146,13 +162,32 @@ def test_contrastive_models(metrics):
 def test_cached_mnrl_same_gradients_less_memory(metrics):
     assert value(metrics, "ch06.cached_mnrl.max_grad_diff") < 1e-5
     assert value(metrics, "ch06.cached_mnrl.loss_diff") < 1e-5
-    assert value(metrics, "ch06.cached_mnrl.peak_sentences_plain") == 32
-    assert value(metrics, "ch06.cached_mnrl.peak_sentences_cached") == 8
+    # memory autograd saves for backward: plain MNRL grows with the batch, the cached loss holds one
+    # mini-batch's graph (smoke, measured: MNRL 99.6 / 231.6 / 472.6 MiB at 16 / 32 / 64 pairs, cached
+    # 29.0 / 33.1 / 35.8 MiB; deterministic on one machine, so the bands are ratios, not values)
+    small, big = value(metrics, "ch06.cached_mnrl.smallest_batch"), value(metrics, "ch06.cached_mnrl.largest_batch")
+    assert value(metrics, "ch06.cached_mnrl.mini_batch") == 8
+    mnrl = {n: value(metrics, f"ch06.cached_mnrl.saved_mib.mnrl.{n}") for n in (small, 32, big)}
+    cached = {n: value(metrics, f"ch06.cached_mnrl.saved_mib.cached.{n}") for n in (small, 32, big)}
+    assert mnrl[small] < mnrl[32] < mnrl[big]
+    assert value(metrics, "ch06.cached_mnrl.mnrl_growth") > 0.7 * big / small  # about linear in the batch
+    assert value(metrics, "ch06.cached_mnrl.cached_growth") < 1.5  # one mini-batch's graph, whatever the batch
+    assert all(cached[n] < mnrl[n] for n in (32, big))
+    assert value(metrics, "ch06.cached_mnrl.ratio_largest") > 5
+
+
+def test_hard_negatives(metrics):
+    # smoke: 249 mined triplets, none of whose negatives SNLI's 1 % sample labels as entailed (a lower
+    # bound), and 6 of 256 anchors with a contradiction hypothesis
+    n = value(metrics, "ch06.mined.n_triplets")
+    assert 0 <= value(metrics, "ch06.mined.false_negatives_labelled") <= n
+    assert 0 < value(metrics, "ch06.mined.closest_negative_cos") <= 1
+    assert 0 < value(metrics, "ch06.mined.natural_triplets") <= value(metrics, "ch06.mnrl.n_train")
 
 
 def test_matryoshka_truncation(metrics):
     for dim in (384, 256, 128, 64):
-        for variant in ("shipped", "cosent", "matryoshka"):
+        for variant in ("shipped", "control", "matryoshka"):
             assert 50 < value(metrics, f"ch06.matryoshka.{dim}.{variant}") < 92, (dim, variant)
     assert value(metrics, "ch06.matryoshka.384.shipped") == pytest.approx(82.03, abs=0.1)
     # truncating the untuned model costs points; with the full recipe the Matryoshka model loses less
@@ -192,13 +227,10 @@ def test_what_the_page_says_about_training_sizes_and_noise(metrics):
         assert value(metrics, "ch06.cross_encoder.n_train") == 192
         assert value(metrics, "ch06.transfer.n_kmeans_seeds") == 3
     assert value(metrics, "ch06.transfer.n_kmeans_seeds") >= 3  # the issue's minimum
-    # the trainer-vs-loop bound is the interval's larger end, and it is smaller than the training effect
-    e = entry(metrics, "ch06.cmp.trainer_vs_loop")
-    assert value(metrics, "ch06.trainer_vs_loop.largest_gap_left") == pytest.approx(max(map(abs, e["ci95"])))
     # the Matryoshka count the exercise pastes matches the recorded verdicts
-    keys = [f"ch06.cmp.drop_{d}.matryoshka_vs_cosent" for d in (256, 128, 64)]
+    keys = [f"ch06.cmp.drop_{d}.matryoshka_vs_control" for d in (256, 128, 64)]
     ahead = sum(entry(metrics, k)["verdict"] == "Matryoshka ahead" for k in keys)
-    assert value(metrics, "ch06.matryoshka.trained_sizes_ahead_of_cosent") == ahead
+    assert value(metrics, "ch06.matryoshka.trained_sizes_ahead_of_control") == ahead
     assert value(metrics, "ch06.matryoshka.trained_sizes_compared") == 3
     # the warm-up exercise: peak about a fiftieth, mean about a hundredth
     assert value(metrics, "ch06.ex_warmup.peak_factor") == pytest.approx(0.0199, abs=1e-4)
