@@ -202,3 +202,42 @@ def test_benchmark_helpers(unit_vectors):
 def test_pq_default_divides_any_dimension():
     x = _vectors(400, d=50, seed=5)
     assert search.build_index("ivfpq", x, nlist=4).pq.M == 10  # 5 dimensions per code
+
+
+def test_quantized_search_without_rescoring_and_timed_parts(unit_vectors):
+    q = unit_vectors[:40] + 0.05
+    for prec in ("int8", "binary"):
+        plain = search.quantized_search(q, unit_vectors, prec, 10, rescore=False)
+        x1 = search.quantized_search(q, unit_vectors, prec, 10, rescore_multiplier=1)
+        # rescoring the top 10 only re-orders them: the same set of documents per query
+        assert [set(a) for a in plain["ids"].tolist()] == [set(b) for b in x1["ids"].tolist()]
+        assert plain["rescore_s"] == 0.0 and x1["rescore_s"] >= 0.0
+        for r in (plain, x1):
+            assert r["search_s"] == pytest.approx(r["candidate_s"] + r["rescore_s"])
+        # without rescoring, the quantized scores are returned, highest first
+        assert (np.diff(plain["scores"], axis=1) <= 0).all()
+    with pytest.raises(TypeError, match="rescore must be True or False"):
+        search.quantized_search(q, unit_vectors, "int8", 10, rescore="yes")
+
+
+def test_read_embeddings_parquet_restores_row_order(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    emb = _vectors(5, d=4)
+    order = [3, 0, 4, 1, 2]  # workers may write batches in any order
+    flat = pa.array(emb[order].reshape(-1))
+    pq.write_table(pa.table({"row": pa.array(order, type=pa.int64()),
+                             "embedding": pa.FixedSizeListArray.from_arrays(flat, 4)}), tmp_path / "part.parquet")
+    assert np.array_equal(search.read_embeddings_parquet(str(tmp_path)), emb)
+    pq.write_table(pa.table({"row": [0]}), tmp_path / "other.parquet")
+    with pytest.raises(ValueError, match="no column"):
+        search.read_embeddings_parquet(str(tmp_path / "other.parquet"))
+
+
+def test_encode_with_pool_refuses_bad_threads():
+    class Fake:
+        device = torch.device("cpu")
+
+    with pytest.raises(ValueError, match="threads_per_process"):
+        search.encode_with_pool(Fake(), ["a"], threads_per_process=0)
