@@ -9,9 +9,9 @@ scores sit above the full-corpus ones; full is held near the figures measured on
 """
 
 import pytest
-from _figures import entry, profile, value
+from _figures import entry, held_comparison, profile, value
 
-METHODS = ("bm25", "dense_minilm", "hybrid_rrf", "hybrid_mix", "rerank")
+METHODS = ("bm25", "dense_minilm", "hybrid_rrf", "hybrid_mix")
 
 
 def test_every_method_recorded_in_range(metrics):
@@ -48,10 +48,20 @@ def test_hybrid_is_not_worse_than_the_weaker_input(metrics):
         assert value(metrics, f"ch07.scifact.ndcg10.{m}") > lo, m
 
 
-def test_rerank_keeps_the_first_stage_recall(metrics):
-    # re-ranking only reorders the top `depth` of the RRF run: recall@100 is that of RRF, exactly
-    assert value(metrics, "ch07.scifact.recall100.rerank") == pytest.approx(
-        value(metrics, "ch07.scifact.recall100.hybrid_rrf"), abs=1e-12)
+def test_rerank_section_setup(metrics):
+    # BEIR's setting: BM25's top 100 re-scored; smoke re-ranks a seeded sample of 15 claims, full all 300
+    assert value(metrics, "ch07.rerank.depth") == 100
+    n = value(metrics, "ch07.rerank.n_claims")
+    assert n == (15 if profile(metrics, "ch07.rerank.n_claims") == "smoke" else 300)
+    ce = entry(metrics, "ch07.rerank.ndcg10.bm25_ce")
+    assert ce["ref"] == 0.688  # BEIR's BM25+CE on SciFact travels with the figure
+    for k in ("bm25", "dense", "rrf", "bm25_ce", "bm25_stsb"):
+        e = entry(metrics, f"ch07.rerank.ndcg10.{k}")
+        lo, hi = e["ci95"]
+        assert 0.0 <= lo <= e["value"] <= hi <= 1.0, k
+    if profile(metrics, "ch07.rerank.n_claims") == "full":  # the sub-sample is the whole test split
+        assert value(metrics, "ch07.rerank.ndcg10.bm25") == pytest.approx(
+            value(metrics, "ch07.scifact.ndcg10.bm25"), abs=1e-12)
 
 
 def test_ann_hnsw(metrics):
@@ -103,18 +113,11 @@ COMPARISONS = {
     "ch07.cmp.mix_vs_dense": ("score mix", "dense", (0.0, 0.12), "score mix ahead", "score mix ahead"),
     "ch07.cmp.mix_vs_bm25": ("score mix", "BM25", (0.0, 0.14), "score mix ahead", "score mix ahead"),
     "ch07.cmp.mix_vs_rrf": ("score mix", "RRF", (0.0, 0.08), "score mix ahead", "score mix ahead"),
-    # an STS-trained cross-encoder re-ordering the top 10 (smoke, -0.199) or the top 100 (full)
-    "ch07.cmp.rerank_vs_rrf": ("re-ranked", "RRF", (-0.40, 0.0), "RRF ahead", "RRF ahead"),
     # quantization (smoke: int8 -0.001 [-0.003, +0.000], binary -0.039, 40 vs 10 rescored +0.016)
     "ch07.cmp.int8_vs_float32": ("int8", "float32", (-0.02, 0.01), NONE, NONE),
     "ch07.cmp.binary_vs_float32": ("binary", "float32", (-0.10, 0.0), "float32 ahead", "float32 ahead"),
     "ch07.cmp.binary_x4_vs_x1": ("40 candidates", "10 candidates", (0.0, 0.06), "40 candidates ahead",
                                  "40 candidates ahead"),
-    # exercise ex07-rrf-k, each k against k = 60 on the test claims (smoke: +0.022, +0.017, -0.001, -0.000)
-    "ch07.cmp.rrf_k1_vs_k60": ("k = 1", "k = 60", (-0.03, 0.06), "k = 1 ahead", "k = 1 ahead"),
-    "ch07.cmp.rrf_k10_vs_k60": ("k = 10", "k = 60", (-0.02, 0.05), "k = 10 ahead", "k = 10 ahead"),
-    "ch07.cmp.rrf_k200_vs_k60": ("k = 200", "k = 60", (-0.02, 0.02), NONE, NONE),
-    "ch07.cmp.rrf_k1000_vs_k60": ("k = 1000", "k = 60", (-0.03, 0.03), NONE, NONE),
     # exercise ex07-hnsw-m: recall@10 at efSearch 32 over the held-out queries (smoke +0.017 [+0.010, +0.024],
     # 500 queries on 9,500 vectors; full: 1,000 queries on ~110,000 vectors, not measured)
     "ch07.cmp.hnsw_m32_vs_m8": ("M = 32", "M = 8", (0.0, 0.25), "M = 32 ahead", "M = 32 ahead"),
@@ -173,8 +176,7 @@ def test_comparisons_agree_with_the_figures(metrics):
     # the difference recorded by a comparison is the difference of the two recorded figures
     pairs = {"ch07.cmp.dense_vs_bm25": ("dense_minilm", "bm25"),
              "ch07.cmp.rrf_vs_dense": ("hybrid_rrf", "dense_minilm"),
-             "ch07.cmp.mix_vs_rrf": ("hybrid_mix", "hybrid_rrf"),
-             "ch07.cmp.rerank_vs_rrf": ("rerank", "hybrid_rrf")}
+             "ch07.cmp.mix_vs_rrf": ("hybrid_mix", "hybrid_rrf")}
     for key, (a, b) in pairs.items():
         diff = value(metrics, f"ch07.scifact.ndcg10.{a}") - value(metrics, f"ch07.scifact.ndcg10.{b}")
         assert value(metrics, key) == pytest.approx(diff, abs=1e-9), key
@@ -189,10 +191,96 @@ def test_comparison_counts_are_computed(metrics):
     recorded = [k for k in metrics if k.startswith("ch07.cmp.") and metrics[k]["profile"] == profile(
         metrics, "ch07.cmp_count.page")]
     assert page == len(recorded), (page, sorted(recorded))
-    assert table == 7 + (profile(metrics, "ch07.cmp_count.page") == "full")  # + mpnet in full
+    assert table == 6 + (profile(metrics, "ch07.cmp_count.page") == "full")  # + mpnet in full
     assert value(metrics, "ch07.cmp_count.p_false") == pytest.approx(1 - 0.95 ** page)
 
 
 def test_int8_changes_few_claims(metrics):
     n = value(metrics, "ch07.quant.int8.n_claims_changed")
     assert 0 <= n <= 30  # smoke: 2 of 300; the int8 interval rests on these claims
+
+
+# ------------------------------------------------------------------ issue #22: BEIR-style re-ranking, tuning on
+# train, rescoring, one collection at several sizes, HNSW on SciFact, the vector database
+NONE_ = "no detectable difference"
+#: key -> (low, high, {profile: accepted verdict(s)}). Smoke: observed (15 claims for the re-rankers, so wide).
+#: Full: not yet measured (None: the verdict is not held, the band and the interval still are).
+NEW_COMPARISONS = {
+    # relevance cross-encoder on BM25's top 100 (smoke: trained on 80 train claims, 2 epochs, 128 tokens, from
+    # chapter 3's STS-B cross-encoder; 15 test claims: 0.748 against BM25 0.705, +0.043 [-0.141, +0.241])
+    "ch07.cmp.rerank_ce_vs_bm25": (-0.3, 0.4, {"smoke": NONE_, "full": None}),
+    "ch07.cmp.rerank_ce_vs_dense": (-0.4, 0.4, {"smoke": NONE_, "full": None}),  # smoke -0.015
+    "ch07.cmp.rerank_ce_vs_rrf": (-0.4, 0.4, {"smoke": NONE_, "full": None}),  # smoke -0.025
+    "ch07.cmp.rerank_ce_vs_stsb": (-0.2, 0.5, {"smoke": (NONE_, "{a} ahead"), "full": None}),  # smoke +0.105
+    # the wrong teacher: smoke -0.062 [-0.237, +0.117] on 15 claims
+    "ch07.cmp.rerank_stsb_vs_bm25": (-0.5, 0.3, {"smoke": NONE_, "full": None}),
+    # fusion chosen on train claims (smoke: k = 1 on 340 train claims, +0.022 [+0.005, +0.040] on test;
+    # the weight chosen was the default 0.5, so its difference is 0 by construction)
+    "ch07.cmp.rrf_tuned_vs_k60": (-0.03, 0.06, {"smoke": ("{a} ahead", NONE_), "full": None}),
+    "ch07.cmp.mix_tuned_vs_even": (-0.03, 0.06, {"smoke": (NONE_, "{a} ahead"), "full": None}),
+    # rescoring (smoke: binary 10 rescored - not rescored +0.016 [+0.005, +0.028]; int8 not rescored - float32
+    # -0.025 [-0.038, -0.011])
+    "ch07.cmp.binary_x1_vs_norescore": (0.0, 0.06, {"smoke": "{a} ahead", "full": None}),
+    "ch07.cmp.int8_norescore_vs_float32": (-0.06, 0.0, {"smoke": "{b} ahead", "full": None}),
+    # HNSW on SciFact at the efSearch chosen on train claims (smoke: -0.012 [-0.026, -0.001], close to zero)
+    "ch07.cmp.hnsw_vs_exact_scifact": (-0.05, 0.01, {"smoke": ("{b} ahead", NONE_), "full": None}),
+    # the vector database against FAISS HNSW, recall@10 (smoke: Milvus Lite 1.000, FAISS 0.958 at efSearch 16)
+    "ch07.cmp.milvus_vs_faiss_recall": (-0.1, 0.1, {"smoke": ("{a} ahead", NONE_), "full": None}),
+}
+
+
+@pytest.mark.parametrize("key", sorted(NEW_COMPARISONS))
+def test_issue22_comparisons(metrics, key):
+    if key == "ch07.cmp.milvus_vs_faiss_recall" and key not in metrics:
+        pytest.skip("the optional vector database was not installed when chapter 7 ran")
+    low, high, _ = NEW_COMPARISONS[key]
+    held_comparison(metrics, key, low, high, {k: v[2] for k, v in NEW_COMPARISONS.items()})
+
+
+def test_fusion_chosen_on_train_claims(metrics):
+    assert value(metrics, "ch07.fusion.rrf_k") in (1, 3, 10, 30, 60, 100, 300, 1000)
+    assert value(metrics, "ch07.fusion.mix_w_bm25") in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+    n = value(metrics, "ch07.fusion.n_tune_claims")
+    assert (200 < n < 809) if profile(metrics, "ch07.fusion.n_tune_claims") == "smoke" else n == 809
+
+
+def test_rescoring_rows(metrics):
+    f32 = value(metrics, "ch07.quant.float32.ndcg10")
+    for p in ("int8", "binary"):
+        plain, x1, x4 = (value(metrics, f"ch07.quant.{p}{s}.ndcg10") for s in ("_norescore", "_x1", ""))
+        assert plain <= f32 + 0.01 and x1 <= f32 + 0.01 and x4 <= f32 + 0.01, p
+        assert entry(metrics, f"ch07.quant.{p}_norescore.rescore_ms")["value"] == 0.0
+        for s in ("_norescore", "_x1", ""):
+            assert 0 <= value(metrics, f"ch07.quant.{p}{s}.candidate_ms") < 5_000
+
+
+def test_one_collection_at_several_sizes(metrics):
+    ns = [value(metrics, f"ch07.ann_size.s{i}.n_vectors") for i in (1, 2, 3)]
+    assert ns == sorted(ns) and ns[-1] == value(metrics, "ch07.ann.n_vectors")
+    for i in (1, 2, 3):
+        rec = entry(metrics, f"ch07.ann_size.s{i}.hnsw_recall10")
+        assert 0.9 <= rec["value"] <= 1.0  # efSearch was chosen for 0.95 on the other half of the queries
+        for name in ("flat", "hnsw"):
+            p50 = value(metrics, f"ch07.ann_size.s{i}.{name}_p50_ms")
+            assert 0 < p50 <= value(metrics, f"ch07.ann_size.s{i}.{name}_p99_ms")
+    # exact search's per-query time grows with the collection (smoke: 0.03 ms at 1,000 to 0.30 ms at 9,500)
+    assert value(metrics, "ch07.ann_size.s3.flat_p50_ms") > value(metrics, "ch07.ann_size.s1.flat_p50_ms")
+
+
+def test_hnsw_on_scifact(metrics):
+    assert value(metrics, "ch07.ann_scifact.ef_search") in (16, 32, 64, 128, 256)
+    nd = value(metrics, "ch07.ann_scifact.ndcg10")
+    assert nd == pytest.approx(value(metrics, "ch07.scifact.ndcg10.dense_minilm"), abs=0.05)
+
+
+def test_vector_database_when_installed(metrics):
+    if "ch07.vdb.milvus.recall10" not in metrics:
+        pytest.skip("the optional vectordb extra was not installed when chapter 7 ran")
+    assert value(metrics, "ch07.vdb.milvus.recall10") > 0.8
+    assert value(metrics, "ch07.vdb.faiss_hnsw.recall10") > 0.9
+    for name in ("milvus", "faiss_hnsw"):
+        assert 0 < value(metrics, f"ch07.vdb.{name}.p50_ms") <= value(metrics, f"ch07.vdb.{name}.p99_ms")
+    share = value(metrics, "ch07.vdb.filter_restrictive.share")
+    assert share < 0.1 < value(metrics, "ch07.vdb.filter_loose.share")
+    # post-filtering a graph search's top 10 finds few of a restrictive filter's exact answers
+    assert value(metrics, "ch07.vdb.filter_restrictive.post_filter_recall10") < 0.5
