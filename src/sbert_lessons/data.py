@@ -19,8 +19,15 @@ clinc150   train val test        ``text, intent, domain, split`` (out-of-scope r
            oos_train oos_val     domain ``oos``)
            oos_test all
 banking77  train test            ``text, label``
-corpus     all                   ``text`` (88,726 unique sentences from the sets above)
+corpus     all                   ``text`` (the 88,726 unique sentences of the sets above, less the
+                                 5,388 that are STS-B evaluation sentences: 83,338)
 ========== ===================== ================================================================
+
+The course corpus is built from STS-B's *all* splits, among others, so it holds every STS-B validation and
+test sentence. :func:`load_corpus` leaves those out (:data:`HELD_OUT`; matched after lower-casing and
+collapsing white space), since the course fits things on the corpus (chapter 1's word2vec, chapter 2's SIF
+word frequencies and common component) and scores them on STS-B; ``load_corpus(keep_held_out=True)`` is the
+file as it is.
 """
 
 from __future__ import annotations
@@ -112,6 +119,9 @@ SMOKE_ROWS: dict[tuple[str, str], int | None] = {
     ("corpus", "all"): 10_000,
 }
 SMOKE_SCIFACT_DOCS = 1_000
+
+#: Evaluation splits whose sentences the course corpus must not contain (see :func:`load_corpus`).
+HELD_OUT: tuple[tuple[str, str], ...] = (("stsb", "validation"), ("stsb", "test"))
 DEFAULT_SEED = 0
 
 
@@ -322,14 +332,37 @@ def load_banking77(split: str) -> pd.DataFrame:
     return pd.DataFrame({"text": part["text"], "label": [names[i] for i in part["label"]]})
 
 
-def load_corpus(split: str = "all") -> pd.DataFrame:
+def _sentence_key(s: str) -> str:
+    return " ".join(s.split()).lower()
+
+
+def held_out_sentences() -> set[str]:
+    """The sentences of every :data:`HELD_OUT` split, as matching keys (lower case, single spaces)."""
+    out: set[str] = set()
+    for name, split in HELD_OUT:
+        df = LOADERS[name](split)
+        for col in ("sentence1", "sentence2"):
+            out.update(_sentence_key(t) for t in df[col])
+    return out
+
+
+def load_corpus(split: str = "all", keep_held_out: bool = False) -> pd.DataFrame:
+    """The course corpus, without the STS-B validation and test sentences unless ``keep_held_out``.
+
+    ``df.attrs["held_out_removed"]`` says how many sentences were left out."""
     spec = _check_split("corpus", split)
     root = data_root(required=True)  # derived set: it exists only in the mirror
     lines = _read_lines(verified_file(spec.splits[split], root))
     expected = manifest(root)[spec.splits[split]].get("rows")
     if expected is not None and len(lines) != expected:
         raise DataUnavailableError(f"corpus: {len(lines)} sentences, the manifest says {expected}")
-    return pd.DataFrame({"text": lines})
+    kept = lines
+    if not keep_held_out:
+        held = held_out_sentences()
+        kept = [t for t in lines if _sentence_key(t) not in held]
+    df = pd.DataFrame({"text": kept})
+    df.attrs["held_out_removed"] = len(lines) - len(kept)
+    return df
 
 
 LOADERS: dict[str, Callable[..., Any]] = {

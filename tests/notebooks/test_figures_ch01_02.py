@@ -81,21 +81,25 @@ def test_word2vec_against_glove_on_shared_items(metrics):
     smoke = profile(metrics, "ch01.analogy.shared_questions") == "smoke"
     n_questions = value(metrics, "ch01.analogy.shared_questions")
     n_pairs = value(metrics, "ch01.wordsim353.shared_pairs")
-    assert (n_questions == 1144 and n_pairs == 115) if smoke else (n_questions > 1144 and n_pairs > 115)
-    # smoke: +53.3 [+46.0, +60.4] points on 1,144 questions from 113 answer word pairs
+    # smoke (the 10,000-sentence slice of the corpus without STS-B's evaluation sentences): 1,472 questions
+    # and 94 WordSim-353 pairs
+    assert (n_questions == 1472 and n_pairs == 94) if smoke else (n_questions > 1472 and n_pairs > 94)
+    # smoke: +54.1 [+47.0, +61.0] points on 1,472 questions
     comparison(metrics, "ch01.cmp.glove_vs_w2v_analogy", smoke="GloVe ahead",
                full="GloVe ahead",  # expected, not yet measured
                band={"smoke": (45, 60), "full": (10, 70)})
-    # smoke: +15.0 [-5.5, +34.6] on 115 pairs, too few to tell
-    comparison(metrics, "ch01.cmp.glove_vs_w2v_wordsim", smoke=NONE,
+    # smoke: +24.1 [+0.7, +47.1] on 94 pairs (the interval barely clears zero; with the slice that still
+    # held STS-B's evaluation sentences it was +15.0 [-5.5, +34.6] on 115 pairs, no detectable difference)
+    comparison(metrics, "ch01.cmp.glove_vs_w2v_wordsim", smoke="GloVe ahead",
                full=NONE,  # expected, not yet measured: ~1M tokens of word2vec against GloVe's 6B
-               band={"smoke": (10, 20), "full": (-30, 40)})
+               band={"smoke": (15, 30), "full": (-30, 40)})
 
 
 def test_corpus_size_and_word2vec_vocabulary(metrics):
-    # the page says which corpus it read: 10,000 sentences in smoke, all 88,726 in full
+    # the page says which corpus it read: 10,000 sentences in smoke, all 83,338 in full (the 88,726 of the
+    # corpus file less its 5,388 STS-B validation and test sentences)
     n = value(metrics, "ch01.corpus.sentences")
-    assert n == (10_000 if profile(metrics, "ch01.corpus.sentences") == "smoke" else 88_726)
+    assert n == (10_000 if profile(metrics, "ch01.corpus.sentences") == "smoke" else 83_338)
     vocab = value(metrics, "ch01.w2v.vocabulary")  # measured in smoke: 3,073 words (min_count 3)
     assert 1_000 <= vocab <= 60_000
 
@@ -119,19 +123,20 @@ def test_3cosmul_against_3cosadd_on_family(metrics):
 
 
 def test_epochs(metrics):
-    # exercise ex01-epochs, first seed's models, bootstrap over the known WordSim-353 pairs (smoke: 115)
-    # smoke: 15.4 [-4.1, 33.6], 22.9 [5.6, 38.3], 42.4 [25.0, 57.1]
+    # exercise ex01-epochs, first seed's models, bootstrap over the known WordSim-353 pairs (smoke: 94)
+    # smoke: 15.8 [-7.7, 36.0], 23.2 [4.8, 41.1], 34.5 [14.3, 51.6]
     for e in (1, 5, 20):
         interval(metrics, f"ch01.epochs.wordsim353_{e}")
     pairs = value(metrics, "ch01.epochs.pairs")
-    assert pairs == 115 if profile(metrics, "ch01.epochs.pairs") == "smoke" else 115 < pairs <= 353
-    # smoke: +7.5 [-19.1, +35.1] and +19.5 [+4.6, +33.9]
+    assert pairs == 94 if profile(metrics, "ch01.epochs.pairs") == "smoke" else 94 < pairs <= 353
+    # smoke: +7.4 [-22.8, +40.2] and +11.2 [-4.2, +26.8] (with the slice that still held STS-B's
+    # evaluation sentences, 115 pairs: +7.5 [-19.1, +35.1] and +19.5 [+4.6, +33.9], 20 epochs ahead)
     comparison(metrics, "ch01.cmp.epochs_5_vs_1", smoke=NONE,
                full="5 epochs ahead",  # expected, not yet measured (a million tokens, ~250 pairs)
                band={"smoke": (5, 10), "full": (-10, 40)})
-    comparison(metrics, "ch01.cmp.epochs_20_vs_5", smoke="20 epochs ahead",
+    comparison(metrics, "ch01.cmp.epochs_20_vs_5", smoke=NONE,
                full=NONE,  # expected, not yet measured
-               band={"smoke": (17, 22), "full": (-10, 30)})
+               band={"smoke": (9, 14), "full": (-10, 30)})
     if profile(metrics, "ch01.cmp.epochs_20_vs_5") == "full":  # three training seeds only in full
         comparison(metrics, "ch01.cmp.epochs_20_vs_5_seeds", smoke=None,
                    full={NONE, "20 epochs ahead", "5 epochs ahead"})  # not yet measured: pin it then
@@ -237,6 +242,8 @@ def test_sif_exercises(metrics):
                    band={"smoke": (0, 0.6)})
     assert -1 < e["ci95"][0] and e["ci95"][1] < 1
     assert value(metrics, "ch02.sif.pc_cosine") > 0.95
-    # the STS-B test sentences inside the corpus that p(w) is counted on (smoke slice: 275; full: all)
-    overlap = value(metrics, "ch02.corpus.stsb_test_overlap")
-    assert overlap == (275 if profile(metrics, "ch02.corpus.stsb_test_overlap") == "smoke" else 2552)
+    # the STS-B test sentences inside the corpus that p(w) is counted on: none, in either profile (the loader
+    # leaves the 5,388 STS-B validation and test sentences out of the 88,726 in the file)
+    assert value(metrics, "ch02.corpus.stsb_test_overlap") == 0
+    assert value(metrics, "ch02.corpus.held_out_removed") == 5388
+    assert value(metrics, "ch02.corpus.sentences_full") == 83338
