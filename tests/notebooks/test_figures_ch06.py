@@ -176,6 +176,14 @@ def test_cached_mnrl_same_gradients_less_memory(metrics):
     assert value(metrics, "ch06.cached_mnrl.ratio_largest") > 5
 
 
+def test_ir_evaluator_gives_the_pages_ndcg(metrics):
+    # the library's InformationRetrievalEvaluator on the MNRL model, fed the page's cached document
+    # embeddings, reproduces section 7's SciFact nDCG@10 (smoke: 0.873 on 50 queries)
+    assert value(metrics, "ch06.ir_evaluator.gap_to_section7") < 1e-6
+    assert value(metrics, "ch06.ir_evaluator.ndcg10_mnrl") == pytest.approx(
+        value(metrics, "ch06.transfer.scifact_ndcg10.mnrl"), abs=1e-6)
+
+
 def test_hard_negatives(metrics):
     # smoke: 249 mined triplets, none of whose negatives SNLI's 1 % sample labels as entailed (a lower
     # bound), and 6 of 256 anchors with a contradiction hypothesis
