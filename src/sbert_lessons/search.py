@@ -28,6 +28,7 @@
 from __future__ import annotations
 
 import math
+import os
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -811,7 +812,8 @@ class ParquetEncoder:
 
     Loads the model once per actor from ``model_dir`` (a folder every worker can read), caps PyTorch at
     ``threads`` threads, and turns a batch with columns ``row`` and ``text`` into a pyarrow table with
-    ``row`` and ``embedding`` (a fixed-size list of float32, which any Parquet reader understands).
+    ``row``, ``embedding`` (a fixed-size list of float32, which any Parquet reader understands) and
+    ``worker`` (the actor's process id, so that a reader can check how many actors did the work).
     """
 
     def __init__(self, model_dir: str, threads: int = 1):
@@ -828,8 +830,9 @@ class ParquetEncoder:
         emb = self.model.encode(texts, batch_size=len(texts), convert_to_numpy=True,
                                 show_progress_bar=False).astype(np.float32)
         flat = pa.array(emb.reshape(-1))
-        return pa.table({"row": pa.array(np.asarray(batch["row"], dtype=np.int64)),
-                         "embedding": pa.FixedSizeListArray.from_arrays(flat, emb.shape[1])})
+        rows = pa.array(np.asarray(batch["row"], dtype=np.int64))
+        return pa.table({"row": rows, "embedding": pa.FixedSizeListArray.from_arrays(flat, emb.shape[1]),
+                         "worker": pa.array(np.full(len(rows), os.getpid(), dtype=np.int64))})
 
 
 def read_embeddings_parquet(path: str) -> np.ndarray:

@@ -241,3 +241,20 @@ def test_encode_with_pool_refuses_bad_threads():
 
     with pytest.raises(ValueError, match="threads_per_process"):
         search.encode_with_pool(Fake(), ["a"], threads_per_process=0)
+
+
+def test_parquet_encoder_writes_its_worker_id():
+    import os
+
+    pytest.importorskip("pyarrow")
+
+    class FakeModel:
+        def encode(self, texts, **kwargs):
+            return np.arange(len(texts) * 3, dtype=np.float32).reshape(len(texts), 3)
+
+    enc = object.__new__(search.ParquetEncoder)  # no model loading: the fake stands in
+    enc.model = FakeModel()
+    out = enc({"row": np.array([4, 7]), "text": np.array(["a", "b"])})
+    assert out.column_names == ["row", "embedding", "worker"]
+    assert out["worker"].to_pylist() == [os.getpid()] * 2
+    assert out["row"].to_pylist() == [4, 7]
