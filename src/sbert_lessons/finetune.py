@@ -506,8 +506,9 @@ def load_bi_encoder(name: str, profile: Profile | str | None = None, rec: Recipe
 
 def load_matryoshka(profile: Profile | str | None = None, device: str | None = None):
     """Chapter 6's Matryoshka model (MiniLM-L6 + ``MatryoshkaLoss`` over CoSENT on STS-B, dimensions
-    384/256/128/64), trained once per profile and then loaded from the cache."""
-    return load_bi_encoder("matryoshka", profile, device=device)[0]
+    384/256/128/64), trained once per profile and then loaded from the cache: the model of chapter 6's
+    section 6 (trained without a dev evaluator, ``with_dev=False``), the one the page measures."""
+    return load_bi_encoder("matryoshka", profile, device=device, with_dev=False)[0]
 
 
 def train_cross_encoder_trainer(profile: Profile | str | None = None, rec: Recipe | None = None) -> Path:

@@ -373,15 +373,24 @@ def fit_cross_encoder(model: Any, s1: list[str], s2: list[str], labels: list[flo
     return losses
 
 
-def optimizer_step(loss: Any, params: Any, opt: Any, sched: Any, max_grad_norm: float | None = 1.0) -> float:
+def optimizer_step(loss: Any, params: Any, opt: Any, sched: Any, max_grad_norm: float | None = 1.0,
+                   norms: list | None = None) -> float:
     """One optimisation step shared by every hand loop: backward, clip the gradient norm (unless
-    ``max_grad_norm`` is None), step the optimizer and the schedule, reset the gradients."""
+    ``max_grad_norm`` is None), step the optimizer and the schedule, reset the gradients.
+
+    ``norms``: a list to which the step appends the total gradient norm *before* clipping (chapter 6
+    uses it to show whether the clipping ever acts)."""
     import torch
 
+    if norms is not None and not isinstance(norms, list):
+        raise TypeError(f"norms must be a list (or None), got {type(norms).__name__}")
     loss.backward()
-    if max_grad_norm is not None:
+    if max_grad_norm is not None or norms is not None:
         ps = params.parameters() if hasattr(params, "parameters") else params
-        torch.nn.utils.clip_grad_norm_(ps, max_grad_norm)
+        limit = max_grad_norm if max_grad_norm is not None else float("inf")
+        total = torch.nn.utils.clip_grad_norm_(ps, limit)
+        if norms is not None:
+            norms.append(float(total))
     opt.step()
     sched.step()
     opt.zero_grad(set_to_none=True)

@@ -107,6 +107,19 @@ def test_optimizer_step_clips_and_resets():
     assert value == 0.0 and p.item() == pytest.approx(-1.0) and p.grad is None
     training.optimizer_step((p * 100).sum(), [p], opt, sched, max_grad_norm=None)
     assert p.item() == pytest.approx(-101.0)
+    norms: list = []  # the norm before clipping, whether or not the step clips
+    training.optimizer_step((p * 3).sum(), [p], opt, sched, max_grad_norm=1.0, norms=norms)
+    training.optimizer_step((p * 0.5).sum(), [p], opt, sched, max_grad_norm=None, norms=norms)
+    assert norms == pytest.approx([3.0, 0.5]) and p.item() == pytest.approx(-102.5)
+    with pytest.raises(TypeError, match="norms"):
+        training.optimizer_step((p * 1).sum(), [p], opt, sched, norms=())
+
+
+def test_load_matryoshka_is_the_pages_model(monkeypatch):
+    calls = []
+    monkeypatch.setattr(finetune, "load_bi_encoder", lambda *a, **k: calls.append((a, k)) or ("model", [], 0))
+    assert finetune.load_matryoshka("smoke") == "model"
+    assert calls == [(("matryoshka", "smoke"), {"device": None, "with_dev": False})]
 
 
 def test_chapter5_recipes_are_recipes_with_the_old_dict_view():
