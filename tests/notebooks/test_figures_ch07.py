@@ -284,3 +284,30 @@ def test_vector_database_when_installed(metrics):
     assert share < 0.1 < value(metrics, "ch07.vdb.filter_loose.share")
     # post-filtering a graph search's top 10 finds few of a restrictive filter's exact answers
     assert value(metrics, "ch07.vdb.filter_restrictive.post_filter_recall10") < 0.5
+
+
+def test_relevance_training_loss_fell(metrics):
+    # the trainer's own loss log (history.json of the cached model): the rows were fitted
+    first, last = value(metrics, "ch07.rerank.train_loss_first"), value(metrics, "ch07.rerank.train_loss_last")
+    assert 0 < last < first
+
+
+def test_batch_speedup_spread(metrics):
+    # five timed runs per size, FAISS on one thread: the median lies within the run-by-run range
+    for i in (1, 2, 3):
+        lo, hi = (value(metrics, f"ch07.ann_size.s{i}.batch_speedup_{m}") for m in ("min", "max"))
+        assert 0 < lo <= value(metrics, f"ch07.ann_size.s{i}.batch_speedup") <= hi
+
+
+def test_vector_database_really_indexed(metrics):
+    if "ch07.vdb.milvus.recall10" not in metrics:
+        pytest.skip("the optional vectordb extra was not installed when chapter 7 ran")
+    # flushed and reopened by a new embedded server: an HNSW index file exists, so searches use the graph
+    assert value(metrics, "ch07.vdb.n_index_files") >= 1
+    for key in ("loose", "restrictive"):
+        e = entry(metrics, f"ch07.vdb.filter_{key}.faiss_selector_recall10")
+        lo, hi = e["ci95"]
+        assert 0.0 <= lo <= e["value"] <= hi <= 1.0
+    # with the filter inside the graph search, HNSW finds far more of the exact answers than post-filtering
+    assert (value(metrics, "ch07.vdb.filter_restrictive.faiss_selector_recall10")
+            > value(metrics, "ch07.vdb.filter_restrictive.post_filter_recall10"))
