@@ -208,7 +208,7 @@ class HostSocket:
 # Not run in CI by default: its slowest submission keeps one lane busy for the whole 120 s wall clock, and
 # CI's budget is spent. It also once failed without a known cause (an earlier session, one of two quiet runs: "Zoé",
 # a byte-for-byte copy of the reference, ran into the wall clock with 123 s of CPU while its twin took 3 s);
-# the next 7 runs passed, 3 of them after starting submissions through `prlimit` instead of a
+# the next 8 runs passed, 4 of them after starting submissions through `prlimit` instead of a
 # `preexec_fn` (which Python documents as unsafe in a threaded process). A stopped submission's reason now
 # names the phase it was stopped in. Run it with SBERT_CLASSROOM_ATTACKS=1 (the teachers' guide says so).
 @pytest.mark.skipif(os.environ.get("CI") == "true" and os.environ.get("SBERT_CLASSROOM_ATTACKS") != "1",
