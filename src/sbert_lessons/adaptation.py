@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import cache, data, models, training
+from . import cache, data, models, trained, training
 from .profile import Profile, get_device, seed_everything
 
 __all__ = [
@@ -704,11 +704,8 @@ def load_variant(variant: str, columns: list[list[str]], profile: Profile | str 
                  labels: list[float] | None = None, recipe: training.Recipe | None = None,
                  probe: RetrievalProbe | None = None):
     """The adapted ``SentenceTransformer`` (trained on first use), fingerprinted by its cache folder."""
-    from sentence_transformers import SentenceTransformer
-
     folder = train_variant(variant, columns, profile, labels, recipe, probe)
-    model = SentenceTransformer(str(folder), device=get_device(), trust_remote_code=False)
-    cache.set_fingerprint(model, f"trained:ch08_{variant}/{folder.name}")
+    model = trained.load_sentence_transformer(folder, f"trained:ch08_{variant}/{folder.name}")
     model._sbert_lessons_folder = folder
     return model
 

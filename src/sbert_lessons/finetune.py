@@ -351,9 +351,6 @@ def fresh_bi_encoder(prof: Profile | str | None, rec: Recipe):
     return model
 
 
-_base_bi_encoder = fresh_bi_encoder
-
-
 def cached_run(kind: str, profile: Profile | str | None, rec: Recipe, ds: Any, run: Any) -> dict:
     """The result of ``run(scratch_folder)`` (a JSON-able dict, e.g. per-step losses), computed once per
     (kind, profile, recipe, data) and kept in the model cache; ``run`` only runs on a miss, inside a
@@ -469,7 +466,7 @@ def train_bi_encoder(name: str, profile: Profile | str | None = None, rec: Recip
     def train(folder: Path) -> None:
         start = time.perf_counter()
         seed_everything(rec.seed)
-        model = _base_bi_encoder(prof, rec)
+        model = fresh_bi_encoder(prof, rec)
         loss = make_loss(model, rec)
         train_ds = ds
         if rec.loss == "mnrl_hard":  # negatives mined by the untuned model itself, kept beside the model

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import cache, data, models
+from . import cache, data, models, trained
 from .profile import Profile, get_device, get_profile
 from .profile import active as active_profile
 
@@ -221,5 +221,5 @@ def load_relevance_cross_encoder(profile: Profile | str | None = None, rec: Rele
     prof = _prof(profile)
     rec = rec or relevance_recipe(prof)
     folder = train_relevance_cross_encoder(prof, rec)
-    seconds = json.loads((folder / "train_seconds.json").read_text())
+    seconds = trained.read_json(folder, "train_seconds.json")
     return CrossEncoder(str(folder), max_length=rec.max_length, device=get_device(device or prof.device)), seconds

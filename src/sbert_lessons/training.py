@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from . import cache, data, models
+from . import cache, data, models, trained
 from .profile import Profile, active, get_device, seed_everything
 
 __all__ = [
@@ -501,14 +501,10 @@ def train_sts_bi_encoder(profile: Profile | str | None = None, recipe: Recipe | 
 def load_sts_bi_encoder(profile: Profile | str | None = None, recipe: Recipe | None = None,
                         train_df: Any = None, device: str | None = None):
     """The STS-B-tuned ``SentenceTransformer``, fingerprinted by its cache folder for ``cache.encode``."""
-    from sentence_transformers import SentenceTransformer
-
     folder = train_sts_bi_encoder(profile, recipe, train_df)
     prof = _profile(profile)
-    model = SentenceTransformer(str(folder), device=get_device(device or prof.device),
-                                trust_remote_code=False)
-    cache.set_fingerprint(model, f"trained:bi_encoder_stsb/{folder.name}")
-    return model
+    return trained.load_sentence_transformer(folder, f"trained:bi_encoder_stsb/{folder.name}",
+                                             device or prof.device)
 
 
 def with_overrides(recipe: Recipe, **changes: Any) -> Recipe:

@@ -243,7 +243,7 @@ def test_make_loss_and_tiny_trainer_run_is_cached(monkeypatch, tmp_path):
     P = setup("smoke")
     from sentence_transformers.sentence_transformer import losses as L
 
-    model = finetune._base_bi_encoder(P, finetune.recipe("cosine", P))
+    model = finetune.fresh_bi_encoder(P, finetune.recipe("cosine", P))
     for name, cls in (("cosine", L.CosineSimilarityLoss), ("cosent", L.CoSENTLoss), ("angle", L.AnglELoss),
                       ("mnrl", L.MultipleNegativesRankingLoss), ("matryoshka", L.MatryoshkaLoss),
                       ("cached_mnrl", L.CachedMultipleNegativesRankingLoss)):
