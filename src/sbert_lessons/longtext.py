@@ -4,9 +4,10 @@
 A sentence-transformers model reads at most ``max_seq_length`` tokens (256 for all-MiniLM-L6-v2,
 [CLS] and [SEP] included) and silently drops the rest. :func:`token_lengths` counts the tokens a text
 would need, :func:`tail_is_ignored` proves that words past the limit leave the embedding unchanged,
-:func:`tail_text` returns the part of a text the model never reads, and :func:`chunk_and_pool` encodes
-a long text as the mean of its chunks' embeddings. Chunks are runs of whole sentences (or, for a sentence
-longer than a chunk, of whole words; a single word longer than a chunk is cut between its tokens) that fit
+:func:`tail_text` returns the part of a text the model never reads, :func:`chunk_and_pool` encodes
+a long text as the mean of its chunks' embeddings, and :func:`chunk_vectors` returns the same chunks'
+embeddings unpooled (to score a document by its best chunk). Chunks are runs of whole sentences (or, for
+a sentence longer than a chunk, of whole words; a single word longer than a chunk is cut between its tokens) that fit
 the limit, so that every token of the text is read by the model in some chunk; in the default ``"window"``
 mode the first chunk is exactly what the model reads anyway (the text cut at the limit), so the ordinary,
 cached embedding of the whole text is reused and only the unread tail costs new encoding.
@@ -20,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["chunk_and_pool", "chunk_text", "tail_is_ignored", "tail_text", "token_lengths"]
+__all__ = ["chunk_and_pool", "chunk_text", "chunk_vectors", "tail_is_ignored", "tail_text", "token_lengths"]
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[])")
 
@@ -189,29 +190,10 @@ def chunk_text(model: Any, text: str, max_tokens: int | None = None) -> list[str
     return _pack(pieces, count(pieces), budget)
 
 
-def chunk_and_pool(model: Any, texts: Sequence[str], *, max_tokens: int | None = None,
-                   mode: str = "window", base_embeddings: Any = None, head_weight: float | None = None,
-                   encode: Callable[..., np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Embed each text as the L2-normalised mean of its chunks' embeddings.
-
-    ``mode="window"``: the first chunk is what the model reads of the whole text (its ordinary
-    embedding), the rest (:func:`tail_text`) is cut into sentence chunks. ``mode="sentences"``: the
-    whole text is cut into sentence chunks from the start. A text that fits in one window is one chunk
-    in both modes and keeps its ordinary embedding. Ordinary embeddings come from ``base_embeddings``
-    (row i for text i, e.g. the corpus embeddings already cached; they must have been encoded reading at
-    least ``max_tokens`` tokens, or the tokens in between are read by no chunk) when given, else they are encoded;
-    every other chunk is encoded in one call of ``encode`` (default :func:`sbert_lessons.cache.encode`).
-    By default every chunk weighs the same; in window mode ``head_weight`` (between 0 and 1) gives the
-    first window that share of the vector and the tail chunks the rest, split equally.
-    Returns the ``(n, dim)`` embeddings and the number of chunks of each text.
-
-    ``max_tokens`` (default: the model's ``max_seq_length``) larger than the model's ``max_seq_length`` is
-    an error, not clamped: the chunks would be longer than the model reads, so their tails would be
-    dropped without a word (the very problem chunking exists to solve), and quietly using a smaller
-    window instead would give other vectors than the ones asked for. The error says both remedies: a
-    smaller ``max_tokens``, or a larger ``model.max_seq_length``. Every token of every text is read by the
-    model in some chunk (a word longer than a chunk is cut between its tokens, see :func:`chunk_text`).
-    """
+def _encoded_chunks(model: Any, texts: Any, max_tokens: Any, mode: str, base_embeddings: Any,
+                    head_weight: Any, encode: Any) -> tuple:
+    """The validated inputs of :func:`chunk_and_pool` and :func:`chunk_vectors`, encoded: ``(texts, chunks,
+    base, chunk_emb, use_base)``."""
     texts = _texts(texts)
     if mode not in ("window", "sentences"):
         raise ValueError(f"mode must be 'window' or 'sentences', got {mode!r}")
@@ -258,6 +240,34 @@ def chunk_and_pool(model: Any, texts: Sequence[str], *, max_tokens: int | None =
         if base is not None and chunk_emb.shape[1] != base.shape[1]:
             raise ValueError(f"base_embeddings have {base.shape[1]} dimensions but the model's chunk embeddings "
                              f"{chunk_emb.shape[1]}: were they made by another model?")
+    return texts, chunks, base, chunk_emb, use_base
+
+
+def chunk_and_pool(model: Any, texts: Sequence[str], *, max_tokens: int | None = None,
+                   mode: str = "window", base_embeddings: Any = None, head_weight: float | None = None,
+                   encode: Callable[..., np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Embed each text as the L2-normalised mean of its chunks' embeddings.
+
+    ``mode="window"``: the first chunk is what the model reads of the whole text (its ordinary
+    embedding), the rest (:func:`tail_text`) is cut into sentence chunks. ``mode="sentences"``: the
+    whole text is cut into sentence chunks from the start. A text that fits in one window is one chunk
+    in both modes and keeps its ordinary embedding. Ordinary embeddings come from ``base_embeddings``
+    (row i for text i, e.g. the corpus embeddings already cached; they must have been encoded reading at
+    least ``max_tokens`` tokens, or the tokens in between are read by no chunk) when given, else they are encoded;
+    every other chunk is encoded in one call of ``encode`` (default :func:`sbert_lessons.cache.encode`).
+    By default every chunk weighs the same; in window mode ``head_weight`` (between 0 and 1) gives the
+    first window that share of the vector and the tail chunks the rest, split equally.
+    Returns the ``(n, dim)`` embeddings and the number of chunks of each text.
+
+    ``max_tokens`` (default: the model's ``max_seq_length``) larger than the model's ``max_seq_length`` is
+    an error, not clamped: the chunks would be longer than the model reads, so their tails would be
+    dropped without a word (the very problem chunking exists to solve), and quietly using a smaller
+    window instead would give other vectors than the ones asked for. The error says both remedies: a
+    smaller ``max_tokens``, or a larger ``model.max_seq_length``. Every token of every text is read by the
+    model in some chunk (a word longer than a chunk is cut between its tokens, see :func:`chunk_text`).
+    """
+    texts, chunks, base, chunk_emb, use_base = _encoded_chunks(model, texts, max_tokens, mode,
+                                                              base_embeddings, head_weight, encode)
     dim = (base if base is not None else chunk_emb).shape[1]
     out = np.zeros((len(texts), dim), dtype=np.float32)
     n_chunks = np.zeros(len(texts), dtype=np.int64)
@@ -277,6 +287,30 @@ def chunk_and_pool(model: Any, texts: Sequence[str], *, max_tokens: int | None =
         raise ValueError(f"text {zero[0]}: its pooled embedding is a zero vector (its chunk embeddings cancel "
                          "out, or its base embedding row is zeros), so it has no direction")
     return out / np.clip(np.linalg.norm(out, axis=1, keepdims=True), 1e-12, None), n_chunks
+
+
+def chunk_vectors(model: Any, texts: Sequence[str], *, max_tokens: int | None = None, mode: str = "window",
+                  base_embeddings: Any = None, encode: Callable[..., np.ndarray] | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """The chunks of :func:`chunk_and_pool` one by one, unpooled: ``(vectors, owner)``, where row r of the
+    L2-normalised ``vectors`` is one chunk of text ``owner[r]`` (its ordinary embedding first, in window
+    mode, then its tail chunks in order). Same chunks, same encoder calls and cache entries as
+    :func:`chunk_and_pool`, so a lesson can score a document by its best chunk (max over chunks) without
+    encoding anything twice."""
+    texts, chunks, base, chunk_emb, use_base = _encoded_chunks(model, texts, max_tokens, mode, base_embeddings,
+                                                               None, encode)
+    rows, owner, pos, based = [], [], 0, set(use_base)
+    for i, cs in enumerate(chunks):
+        if i in based:
+            rows.append(base[i])
+            owner.append(i)
+        for r in range(len(cs)):
+            rows.append(chunk_emb[pos + r])
+            owner.append(i)
+        pos += len(cs)
+    vectors = np.asarray(rows, dtype=np.float32)
+    vectors /= np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
+    return vectors, np.asarray(owner, dtype=np.int64)
 
 
 def _rows(x: Any, n: int, what: str, expect: str) -> np.ndarray:

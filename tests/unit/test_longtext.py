@@ -160,3 +160,30 @@ def test_bad_input():
         LT.chunk_and_pool(m, ["a"], mode="sentences", head_weight=0.5)
     with pytest.raises(ValueError, match="non-empty tail"):
         LT.tail_is_ignored(m, "a b", "  ")
+
+
+def test_chunk_vectors_are_the_pooled_chunks_unpooled():
+    m = WordModel(max_seq_length=6)
+    texts = ["Alpha beta gamma. Delta epsilon zeta eta. Theta.", "short one.", "A b c d. E f g h. I j."]
+    base = m.encode(texts)
+    enc = lambda mod, ts: mod.encode(ts)
+    pooled, n = LT.chunk_and_pool(m, texts, base_embeddings=base, encode=enc)
+    vecs, owner = LT.chunk_vectors(m, texts, base_embeddings=base, encode=enc)
+    assert np.bincount(owner).tolist() == n.tolist()
+    assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-6)
+    for i in range(len(texts)):
+        mean = vecs[owner == i].mean(0)
+        assert np.allclose(mean / np.linalg.norm(mean), pooled[i], atol=1e-6)
+    assert np.allclose(vecs[owner == 1][0], base[1])  # a text that fits is its own ordinary embedding
+    # max over chunks: a query equal to a tail chunk finds its text with a score of 1
+    q = vecs[np.flatnonzero(owner == 0)[-1]]
+    best = np.full(len(texts), -np.inf)
+    np.maximum.at(best, owner, vecs @ q)
+    assert best.argmax() == 0 and best[0] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_chunk_vectors_bad_input():
+    with pytest.raises(ValueError, match="mode"):
+        LT.chunk_vectors(WordModel(), ["a b."], mode="paragraphs")
+    with pytest.raises(TypeError, match="one string"):
+        LT.chunk_vectors(WordModel(), "a b.")
