@@ -206,6 +206,13 @@ def test_hard_negatives(metrics):
     assert 0 < value(metrics, "ch06.mined.natural_triplets") <= value(metrics, "ch06.mnrl.n_train")
 
 
+def test_cross_encoder_guard_run(metrics):
+    # the library's cross-encoder guard run on the anchors of the 3 closest mined negatives (smoke: all 3
+    # replaced, the STS-B reader scoring 1 of the 3 mined negatives below its positive)
+    assert 0 <= value(metrics, "ch06.mined.guard_replaced_closest") <= 3
+    assert 0 <= value(metrics, "ch06.mined.guard_reader_below_positive") <= 3
+
+
 def test_matryoshka_truncation(metrics):
     for dim in (384, 256, 128, 64):
         for variant in ("shipped", "control", "matryoshka"):
