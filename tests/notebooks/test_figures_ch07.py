@@ -49,10 +49,10 @@ def test_hybrid_is_not_worse_than_the_weaker_input(metrics):
 
 
 def test_rerank_section_setup(metrics):
-    # BEIR's setting: BM25's top 100 re-scored; smoke re-ranks a seeded sample of 15 claims, full all 300
+    # BEIR's setting: BM25's top 100 re-scored; smoke re-ranks a seeded sample of 10 claims, full all 300
     assert value(metrics, "ch07.rerank.depth") == 100
     n = value(metrics, "ch07.rerank.n_claims")
-    assert n == (15 if profile(metrics, "ch07.rerank.n_claims") == "smoke" else 300)
+    assert n == (10 if profile(metrics, "ch07.rerank.n_claims") == "smoke" else 300)
     ce = entry(metrics, "ch07.rerank.ndcg10.bm25_ce")
     assert ce["ref"] == 0.688  # BEIR's BM25+CE on SciFact travels with the figure
     for k in ("bm25", "dense", "rrf", "bm25_ce", "bm25_stsb"):
@@ -203,17 +203,19 @@ def test_int8_changes_few_claims(metrics):
 # ------------------------------------------------------------------ issue #22: BEIR-style re-ranking, tuning on
 # train, rescoring, one collection at several sizes, HNSW on SciFact, the vector database
 NONE_ = "no detectable difference"
-#: key -> (low, high, {profile: accepted verdict(s)}). Smoke: observed (15 claims for the re-rankers, so wide).
+#: key -> (low, high, {profile: accepted verdict(s)}). Smoke: observed (10 claims for the re-rankers, so wide:
+#: with 15 claims the same models gave other signs, so the smoke verdicts here hold what such a sample allows).
 #: Full: not yet measured (None: the verdict is not held, the band and the interval still are).
 NEW_COMPARISONS = {
     # relevance cross-encoder on BM25's top 100 (smoke: trained on 80 train claims, 2 epochs, 128 tokens, from
-    # chapter 3's STS-B cross-encoder; 15 test claims: 0.748 against BM25 0.705, +0.043 [-0.141, +0.241])
-    "ch07.cmp.rerank_ce_vs_bm25": (-0.3, 0.4, {"smoke": NONE_, "full": None}),
-    "ch07.cmp.rerank_ce_vs_dense": (-0.4, 0.4, {"smoke": NONE_, "full": None}),  # smoke -0.015
-    "ch07.cmp.rerank_ce_vs_rrf": (-0.4, 0.4, {"smoke": NONE_, "full": None}),  # smoke -0.025
-    "ch07.cmp.rerank_ce_vs_stsb": (-0.2, 0.5, {"smoke": (NONE_, "{a} ahead"), "full": None}),  # smoke +0.105
-    # the wrong teacher: smoke -0.062 [-0.237, +0.117] on 15 claims
-    "ch07.cmp.rerank_stsb_vs_bm25": (-0.5, 0.3, {"smoke": NONE_, "full": None}),
+    # chapter 3's STS-B cross-encoder; 10 test claims: 0.710 against BM25 0.939, -0.228 [-0.490, +0.058];
+    # with 15 claims it was 0.748 against 0.705, +0.043 [-0.141, +0.241])
+    "ch07.cmp.rerank_ce_vs_bm25": (-0.5, 0.4, {"smoke": NONE_, "full": None}),
+    "ch07.cmp.rerank_ce_vs_dense": (-0.4, 0.4, {"smoke": NONE_, "full": None}),  # smoke -0.161
+    "ch07.cmp.rerank_ce_vs_rrf": (-0.5, 0.4, {"smoke": NONE_, "full": None}),  # smoke -0.236
+    "ch07.cmp.rerank_ce_vs_stsb": (-0.2, 0.5, {"smoke": (NONE_, "{a} ahead"), "full": None}),  # smoke +0.119
+    # the wrong teacher: smoke -0.348 [-0.612, -0.065] on 10 claims (BM25 ahead); -0.062 [-0.237, +0.117] on 15
+    "ch07.cmp.rerank_stsb_vs_bm25": (-0.6, 0.3, {"smoke": (NONE_, "{b} ahead"), "full": None}),
     # fusion chosen on train claims (smoke: k = 1 on 340 train claims, +0.022 [+0.005, +0.040] on test;
     # the weight chosen was the default 0.5, so its difference is 0 by construction)
     "ch07.cmp.rrf_tuned_vs_k60": (-0.03, 0.06, {"smoke": ("{a} ahead", NONE_), "full": None}),
@@ -317,3 +319,13 @@ def test_vector_database_really_indexed(metrics):
     # with the filter inside the graph search, HNSW finds far more of the exact answers than post-filtering
     assert (value(metrics, "ch07.vdb.filter_restrictive.faiss_selector_recall10")
             > value(metrics, "ch07.vdb.filter_restrictive.post_filter_recall10"))
+
+
+def test_blas_switch_of_exact_search(metrics):
+    # FAISS's exact search switches to one BLAS matrix product once queries x dimension exceed
+    # distance_compute_blas_threshold (128,000 in FAISS 1.15.1: 334 queries at d = 384); measured on this
+    # machine before the lesson said so: 3.1x the queries/s of 333 queries. The cell times both sides.
+    threshold = value(metrics, "ch07.ann.blas_threshold")
+    assert threshold > 0
+    assert value(metrics, "ch07.ann.blas_switch_queries") == threshold // 384 + 1
+    assert 1.3 < value(metrics, "ch07.ann.flat_qps_ratio_at_switch") < 20
