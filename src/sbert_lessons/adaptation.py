@@ -12,8 +12,12 @@ abstracts) five ways and measures each on SciFact's *test* queries and on STS-B:
   install), watched while it trains by a :class:`RetrievalProbe` (nDCG@10 and the spread of the abstracts
   every few steps, :func:`training_trace`), with the decoder's randomly initialised part counted by
   :func:`tsdae_fresh_parameters`;
-* AugSBERT: (claim, abstract) pairs sampled by retrieval (:func:`silver_candidates`), labelled by a
-  cross-encoder, and learnt with the cosine-similarity objective.
+* TSDAE as its authors place it for adaptation: TSDAE on the corpus first, then the same MNRL training
+  (variant ``tsdae_mnrl``: :func:`train_variant` with ``start=`` the TSDAE model's folder);
+* AugSBERT: a few gold (claim, abstract, 0/1) rows, and (claim, abstract) pairs sampled by retrieval
+  (:func:`silver_candidates`) labelled by a cross-encoder that was trained on the task's own labels
+  (chapter 7's relevance cross-encoder, :mod:`sbert_lessons.reranking`); the bi-encoder learns gold
+  alone (``augsbert_gold``) or gold + silver (``augsbert``) with the cosine-similarity objective.
 
 Every model is trained once per (profile, variant, recipe, data) through
 :func:`sbert_lessons.cache.cached_model` (:func:`train_variant`, :func:`load_variant`); the sizes of each
@@ -70,7 +74,7 @@ __all__ = [
     "without_test_claims",
 ]
 
-VARIANTS = ("mnrl", "mnrl_hard", "simcse", "tsdae", "augsbert")
+VARIANTS = ("mnrl", "mnrl_hard", "simcse", "tsdae", "tsdae_mnrl", "augsbert_gold", "augsbert")
 
 
 @dataclass(frozen=True)
@@ -85,11 +89,16 @@ class AdaptSizes:
     silver_k: int                # retrieved abstracts per claim for AugSBERT
     hard_skip: int               # mined negatives skip this many top-ranked non-positives (false negatives)
     probe_docs: int = 500        # abstracts (every judged one plus distractors) of the TSDAE training probe
+    n_simcse: int | None = None  # of the unlabelled abstracts, how many SimCSE trains on (None: all)
+    n_tsdae: int | None = None   # of the unlabelled abstracts, how many TSDAE trains on (None: all)
+    n_gold_claims: int | None = None  # AugSBERT's gold claims (first of the train pairs; None: all)
+    seeds: tuple[int, ...] = (0,)  # training seeds of the TSDAE -> MNRL against MNRL comparison
 
     def __post_init__(self) -> None:
         if not (isinstance(self.max_seq_length, int) and self.max_seq_length >= 16):
             raise ValueError(f"max_seq_length must be an integer >= 16, got {self.max_seq_length!r}")
-        for name in ("eval_docs", "n_train_pairs", "n_unlabelled", "n_silver_claims"):
+        for name in ("eval_docs", "n_train_pairs", "n_unlabelled", "n_silver_claims", "n_simcse", "n_tsdae",
+                     "n_gold_claims"):
             v = getattr(self, name)
             if v is not None and not (isinstance(v, int) and v >= 2):
                 raise ValueError(f"{name} must be None or an integer >= 2, got {v!r}")
@@ -99,16 +108,23 @@ class AdaptSizes:
             raise ValueError(f"hard_skip must be a non-negative integer, got {self.hard_skip!r}")
         if not (isinstance(self.probe_docs, int) and self.probe_docs >= 2):
             raise ValueError(f"probe_docs must be an integer >= 2, got {self.probe_docs!r}")
+        if not (isinstance(self.seeds, tuple) and self.seeds and len(set(self.seeds)) == len(self.seeds)
+                and all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in self.seeds)):
+            raise ValueError(f"seeds must be a non-empty tuple of distinct non-negative integers, got {self.seeds!r}")
 
 
 #: The one place where chapter 8's sizes are set. Smoke: short texts (64 tokens: the title and the first
-#: lines of an abstract) and a few hundred examples, so that five models train and are evaluated in
-#: minutes on two CPU cores. Full: the whole corpus and every train claim at 256 tokens.
+#: lines of an abstract) and a few hundred examples (SimCSE and TSDAE on 128 abstracts, AugSBERT on 64 gold
+#: and 64 silver claims), one training seed, so that the models train and are evaluated in a few CPU
+#: minutes. Full: the whole corpus and every train claim at 256 tokens; TSDAE -> MNRL against MNRL at
+#: three seeds; AugSBERT's gold is a quarter of the train claims and its silver the other three quarters
+#: (AugSBERT is a remedy for scarce gold).
 SIZES: dict[str, AdaptSizes] = {
     "smoke": AdaptSizes(max_seq_length=64, eval_docs=500, n_train_pairs=256, n_unlabelled=640,
-                        n_silver_claims=64, silver_k=5, hard_skip=3),
+                        n_silver_claims=64, silver_k=5, hard_skip=3, n_simcse=128, n_tsdae=128,
+                        n_gold_claims=64, seeds=(0,)),
     "full": AdaptSizes(max_seq_length=256, eval_docs=None, n_train_pairs=None, n_unlabelled=None,
-                       n_silver_claims=None, silver_k=5, hard_skip=3),
+                       n_silver_claims=None, silver_k=5, hard_skip=3, n_gold_claims=200, seeds=(0, 1, 2)),
 }
 
 #: Recipes per variant and profile (chapter 3's :class:`training.Recipe`). TSDAE's learning rate and
@@ -122,6 +138,10 @@ _RECIPES: dict[str, dict[str, training.Recipe]] = {
                "full": training.Recipe(epochs=1, batch_size=32, lr=2e-5, max_length=256)},
     "tsdae": {"smoke": training.Recipe(epochs=1, batch_size=8, lr=3e-5, max_length=64),
               "full": training.Recipe(epochs=1, batch_size=8, lr=3e-5, max_length=256)},
+    "tsdae_mnrl": {"smoke": training.Recipe(epochs=1, batch_size=16, lr=2e-5, max_length=64),
+                   "full": training.Recipe(epochs=3, batch_size=32, lr=2e-5, max_length=256)},
+    "augsbert_gold": {"smoke": training.Recipe(epochs=1, batch_size=16, lr=2e-5, max_length=64),
+                      "full": training.Recipe(epochs=1, batch_size=16, lr=2e-5, max_length=256)},
     "augsbert": {"smoke": training.Recipe(epochs=1, batch_size=16, lr=2e-5, max_length=64),
                  "full": training.Recipe(epochs=1, batch_size=16, lr=2e-5, max_length=256)},
 }
@@ -569,8 +589,12 @@ def training_trace(model: Any) -> pd.DataFrame:
     return pd.DataFrame(json.loads(path.read_text()))
 
 
-def _base_model(max_length: int, device: str):
-    model = models.load_sentence_model(models.MINILM, device=device)
+def _base_model(max_length: int, device: str, start: Path | None = None):
+    """all-MiniLM-L6-v2, or the trained model saved in ``start`` (a folder of :func:`train_variant`)."""
+    if start is None:
+        model = models.load_sentence_model(models.MINILM, device=device)
+    else:
+        model = trained.load_sentence_transformer(start, f"trained:ch08_start/{Path(start).name}", device)
     model.max_seq_length = max_length
     return model
 
@@ -602,11 +626,11 @@ def _build_loss(variant: str, model: Any):
     except ImportError:  # pragma: no cover - older layout
         from sentence_transformers import losses as st_losses
 
-    if variant in ("mnrl", "mnrl_hard", "simcse"):
+    if variant in ("mnrl", "mnrl_hard", "simcse", "tsdae_mnrl"):
         return st_losses.MultipleNegativesRankingLoss(model)
     if variant == "tsdae":
         return st_losses.DenoisingAutoEncoderLoss(model, tie_encoder_decoder=True)
-    if variant == "augsbert":
+    if variant in ("augsbert", "augsbert_gold"):
         return st_losses.CosineSimilarityLoss(model)
     raise ValueError(f"unknown variant {variant!r}; use one of {', '.join(VARIANTS)}")
 
@@ -639,27 +663,33 @@ def last_training_seconds(variant: str) -> float | None:
 
 
 def _check_columns(variant: str, columns: list[list[str]], labels: list[float] | None) -> None:
-    want = {"mnrl": 2, "mnrl_hard": 3, "simcse": 2, "tsdae": 2, "augsbert": 2}
+    want = {"mnrl": 2, "mnrl_hard": 3, "simcse": 2, "tsdae": 2, "tsdae_mnrl": 2, "augsbert_gold": 2,
+            "augsbert": 2}
     if variant not in want:
         raise ValueError(f"unknown variant {variant!r}; use one of {', '.join(VARIANTS)}")
     if len(columns) != want[variant]:
         raise ValueError(f"{variant} trains on {want[variant]} text columns, got {len(columns)}")
     for c in columns:
         _texts(c, f"{variant} training column")
-    if (variant == "augsbert") != (labels is not None):
-        raise ValueError("augsbert needs labels (silver scores in [0, 1]); the other variants take none")
+    if (variant in ("augsbert", "augsbert_gold")) != (labels is not None):
+        raise ValueError(f"{variant}: augsbert and augsbert_gold each needs labels (gold 0/1 or silver "
+                         "scores in [0, 1]); the other variants take none")
     if labels is not None:
         if len(labels) != len(columns[0]):
             raise ValueError(f"{len(labels)} labels for {len(columns[0])} training pairs")
         bad = [i for i, x in enumerate(labels) if not 0.0 <= float(x) <= 1.0]
         if bad:
-            raise ValueError(f"silver labels must lie in [0, 1]; label {bad[0]} is {labels[bad[0]]}")
+            raise ValueError(f"labels must lie in [0, 1]; label {bad[0]} is {labels[bad[0]]}")
 
 
 def train_variant(variant: str, columns: list[list[str]], profile: Profile | str | None = None,
                   labels: list[float] | None = None, recipe: training.Recipe | None = None,
-                  probe: RetrievalProbe | None = None) -> Path:
+                  probe: RetrievalProbe | None = None, start: Path | None = None) -> Path:
     """Folder of all-MiniLM-L6-v2 adapted with ``variant`` on ``columns``, trained once and cached.
+
+    ``start`` (``tsdae_mnrl`` only, where it is required): the folder of a model this function trained
+    before (the TSDAE model), which training continues from instead of all-MiniLM-L6-v2; its folder name
+    (a hash of its own key) enters the cache key.
 
     The cache key holds the profile, the variant, the recipe, the base weights' sha256 and a hash of every
     training text and label, so a rebuild loads the model instead of training it again. With a ``probe``
@@ -669,21 +699,29 @@ def train_variant(variant: str, columns: list[list[str]], profile: Profile | str
     _check_columns(variant, columns, labels)
     if probe is not None and not isinstance(probe, RetrievalProbe):
         raise TypeError(f"probe must be an adaptation.RetrievalProbe, got {type(probe).__name__}")
+    if (variant == "tsdae_mnrl") != (start is not None):
+        raise ValueError("tsdae_mnrl continues from a trained model: pass start=<folder of the TSDAE model>; "
+                         "the other variants start from all-MiniLM-L6-v2 (start=None)")
+    if start is not None and not (Path(start) / "modules.json").is_file():
+        raise ValueError(f"start={str(start)!r} is not a saved SentenceTransformer folder "
+                         "(use the folder train_variant returned for the TSDAE model)")
     prof = _profile_name(profile)
     recipe = recipe or recipe_for(variant, prof)
     flat = [t for c in columns for t in c] + [f"{x:.6g}" for x in (labels or [])]
     key = {"kind": f"ch08_{variant}", "profile": prof, "recipe": asdict(recipe), "base_model": models.MINILM,
            "base_sha256": models.REGISTRY[models.MINILM].sha256, "data": cache.texts_hash(flat),
            "n_train": len(columns[0]), "format": 1}
+    if start is not None:
+        key["start"] = Path(start).name
     steps = probe_steps_for(recipe.total_steps(len(columns[0]))) if probe is not None else ()
     if probe is not None:
         key["probe"] = {**probe.key, "steps": list(steps)}
     device = get_device()
 
     def train(folder: Path) -> None:
-        start = time.perf_counter()
+        t0 = time.perf_counter()
         seed_everything(recipe.seed)
-        model = _base_model(recipe.max_length, device)
+        model = _base_model(recipe.max_length, device, start)
         trace: list[dict[str, float]] = []
 
         def look(step: int) -> None:
@@ -694,7 +732,7 @@ def train_variant(variant: str, columns: list[list[str]], profile: Profile | str
         model.save(str(folder))
         if probe is not None:
             (folder / "trace.json").write_text(json.dumps(trace, indent=1))
-        _LAST_SECONDS[variant] = time.perf_counter() - start
+        _LAST_SECONDS[variant] = time.perf_counter() - t0
 
     _LAST_SECONDS.pop(variant, None)
     return cache.cached_model(f"ch08_{variant}", key, train)
@@ -702,9 +740,9 @@ def train_variant(variant: str, columns: list[list[str]], profile: Profile | str
 
 def load_variant(variant: str, columns: list[list[str]], profile: Profile | str | None = None,
                  labels: list[float] | None = None, recipe: training.Recipe | None = None,
-                 probe: RetrievalProbe | None = None):
+                 probe: RetrievalProbe | None = None, start: Path | None = None):
     """The adapted ``SentenceTransformer`` (trained on first use), fingerprinted by its cache folder."""
-    folder = train_variant(variant, columns, profile, labels, recipe, probe)
+    folder = train_variant(variant, columns, profile, labels, recipe, probe, start)
     model = trained.load_sentence_transformer(folder, f"trained:ch08_{variant}/{folder.name}")
     model._sbert_lessons_folder = folder
     return model

@@ -5,6 +5,7 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
+from pathlib import Path
 
 from sbert_lessons import adaptation, data, training
 
@@ -202,6 +203,27 @@ def test_train_variant_checks_its_inputs():
         adaptation.train_variant("mnrl", two, "smoke", labels=[0.1, 0.2])
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         adaptation.train_variant("augsbert", two, "smoke", labels=[0.1, 2.0])
+    with pytest.raises(ValueError, match="needs labels"):
+        adaptation.train_variant("augsbert_gold", two, "smoke")
+    # TSDAE -> MNRL must name the TSDAE model it continues from; the others must not
+    with pytest.raises(ValueError, match="start="):
+        adaptation.train_variant("tsdae_mnrl", two, "smoke")
+    with pytest.raises(ValueError, match="start="):
+        adaptation.train_variant("mnrl", two, "smoke", start=Path("/nonexistent"))
+    with pytest.raises(ValueError, match="not a saved SentenceTransformer"):
+        adaptation.train_variant("tsdae_mnrl", two, "smoke", start=Path("/nonexistent"))
+
+
+def test_sizes_reject_bad_seeds_and_slices():
+    with pytest.raises(ValueError, match="seeds"):
+        adaptation.AdaptSizes(64, None, None, None, None, 5, 3, seeds=())
+    with pytest.raises(ValueError, match="seeds"):
+        adaptation.AdaptSizes(64, None, None, None, None, 5, 3, seeds=(0, 0))
+    with pytest.raises(ValueError, match="n_tsdae"):
+        adaptation.AdaptSizes(64, None, None, None, None, 5, 3, n_tsdae=1)
+    smoke, full = adaptation.sizes_for("smoke"), adaptation.sizes_for("full")
+    assert len(smoke.seeds) == 1 and len(full.seeds) >= 3  # several seeds where the budget allows
+    assert smoke.n_tsdae <= smoke.n_unlabelled and smoke.n_simcse <= smoke.n_unlabelled
 
 
 def test_hub_reachable_is_false_offline(monkeypatch):
@@ -229,12 +251,20 @@ def test_train_variant_is_cached_and_changes_the_model():
     base = models.load_sentence_model(models.MINILM)
     assert tuned.max_seq_length == 16
     assert cache.model_fingerprint(tuned) != cache.model_fingerprint(base)
+    # a second stage continues from the first model's folder (TSDAE -> MNRL): its own cache entry, keyed
+    # by the start folder, whose weights differ from a stage trained on the base model
+    two = adaptation.train_variant("tsdae_mnrl", cols, "smoke", recipe=recipe, start=folder)
+    assert two != folder and adaptation.train_variant("tsdae_mnrl", cols, "smoke", recipe=recipe,
+                                                      start=folder) == two
+    assert adaptation.last_training_seconds("tsdae_mnrl") is None  # loaded, not trained
+    staged = adaptation.load_variant("tsdae_mnrl", cols, "smoke", recipe=recipe, start=folder)
+    assert cache.model_fingerprint(staged) not in (cache.model_fingerprint(tuned), cache.model_fingerprint(base))
 
 
 def test_probe_steps_double_up_to_the_end():
     assert adaptation.probe_steps_for(1) == (0, 1)
-    assert adaptation.probe_steps_for(16) == (0, 16)
-    assert adaptation.probe_steps_for(80) == (0, 16, 32, 64, 80)  # smoke's TSDAE: 640 abstracts, batch 8
+    assert adaptation.probe_steps_for(16) == (0, 16)  # smoke's TSDAE: 128 abstracts, batch 8
+    assert adaptation.probe_steps_for(80) == (0, 16, 32, 64, 80)
     assert adaptation.probe_steps_for(648) == (0, 16, 32, 64, 128, 256, 512, 648)
     for bad in (0, -3, 2.5, True):
         with pytest.raises(ValueError, match="total"):
