@@ -1,11 +1,11 @@
 """sbert_lessons.adaptation (chapter 8): train/test disjointness, pair builders, noise, mining, nDCG, cache."""
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from pathlib import Path
 
 from sbert_lessons import adaptation, data, training
 
