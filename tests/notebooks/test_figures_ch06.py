@@ -207,10 +207,16 @@ def test_hard_negatives(metrics):
 
 
 def test_cross_encoder_guard_run(metrics):
-    # the library's cross-encoder guard run on the anchors of the 3 closest mined negatives (smoke: all 3
-    # replaced, the STS-B reader scoring 1 of the 3 mined negatives below its positive)
-    assert 0 <= value(metrics, "ch06.mined.guard_replaced_closest") <= 3
-    assert 0 <= value(metrics, "ch06.mined.guard_reader_below_positive") <= 3
+    # the library's cross-encoder guard run on the anchors of the 3 closest mined negatives (smoke: the margin
+    # dropped 2, one of those anchors with no candidate left; 1 passed the margin and lost the top place to
+    # another candidate; the STS-B reader scores the entailed positives at most 0.27, so the margin is at most
+    # 0.013 wide)
+    caught = value(metrics, "ch06.mined.guard_caught_closest")
+    assert 0 <= value(metrics, "ch06.mined.guard_none_left") <= caught <= 3
+    assert 0 <= caught + value(metrics, "ch06.mined.guard_reranked_closest") <= 3
+    assert 0 < value(metrics, "ch06.mined.guard_positive_max") <= 1
+    assert value(metrics, "ch06.mined.guard_margin_max") == pytest.approx(
+        0.05 * value(metrics, "ch06.mined.guard_positive_max"))
 
 
 def test_matryoshka_truncation(metrics):
