@@ -70,7 +70,9 @@ VERDICTS = {
                                               "full": "meaning-changing edit ahead"},
     # chapter 3's STS-B cross-encoder: trained on 2,000 pairs for one epoch in smoke, on all of STS-B train
     # for four in full (another model there: no basis for predicting its verdicts)
-    "ch10.cmp.breaks.cross_encoder_kept_vs_changed": {"smoke": "meaning kept ahead", "full": ANY},
+    # (smoke: with the drug-dose anchor used twice, +0.023 [+0.009, +0.040]; with ten distinct anchors and the
+    # package-weight unit row, +0.014 [-0.018, +0.038])
+    "ch10.cmp.breaks.cross_encoder_kept_vs_changed": {"smoke": "no detectable difference", "full": ANY},
     "ch10.cmp.breaks.separated.cross_encoder_vs_minilm": {"smoke": "no detectable difference", "full": ANY},
     # smoke window 128 tokens (MiniLM reads 256), full 256: an earlier full run had pooled - truncated < 0
     "ch10.cmp.chunking.pooled_vs_truncated": {"smoke": "chunk-and-pool ahead", "full": ANY},
@@ -164,11 +166,15 @@ def test_stability_across_seeds_and_subsamples(metrics):
     for k in (10, 50, 150, 300):
         band(metrics, f"ch09.clinc.stability.at_{k}", (0.35, 0.8), (0.3, 0.95))
         assert "ci95" in entry(metrics, f"ch09.clinc.stability.at_{k}")
+    # the intervals overlap (smoke: the best k's interval overlaps all 3 others'), so no ordering of the k is
+    # held: only that the best k is one of the grid's and the overlap count is recorded
+    assert value(metrics, "ch09.clinc.stability.best_k") in ((10, 50, 150, 300) if smoke else
+                                                            (5, 10, 20, 50, 100, 150, 200, 300))
+    n_other = value(metrics, "ch09.clinc.stability.n_other_k")
+    assert n_other == (3 if smoke else 7)
+    assert 0 <= value(metrics, "ch09.clinc.stability.k_overlapping_best") <= n_other
     if smoke:
-        assert value(metrics, "ch09.clinc.stability.best_k") in (150, 300)
         assert value(metrics, "ch09.clinc.stability.best_silhouette_k") == 150
-    else:  # not yet measured
-        assert 5 <= value(metrics, "ch09.clinc.stability.best_k") <= 300
 
 
 def test_topics_named_and_outliers_left_out(metrics):
@@ -181,6 +187,16 @@ def test_topics_named_and_outliers_left_out(metrics):
     band(metrics, "ch09.topics.purity", (0.55, 0.8), (0.4, 0.95))
     band(metrics, "ch09.topics.ari_clustered", (0.45, 0.7), (0.3, 0.9))
     band(metrics, "ch09.topics.keyword_in_intent_name", (0.6, 0.9), (0.4, 1.0))
+    # chance level (the clusters' majority intents shuffled, 200 draws); smoke: about 0.08
+    band(metrics, "ch09.topics.keyword_in_intent_name_shuffled", (0.0, 0.25), (0.0, 0.3))
+    assert value(metrics, "ch09.topics.keyword_in_intent_name") > 2 * value(
+        metrics, "ch09.topics.keyword_in_intent_name_shuffled")
+    # the outlier dial: min_samples=1 (reviewer's measurement on the smoke slice: 53 clusters, 37 % outliers,
+    # ARI 0.66 on the clustered); fewer outliers than the default min_samples (= min_cluster_size)
+    band(metrics, "ch09.topics.min_samples_1.n_clusters", (35, 75), (40, 300))
+    band(metrics, "ch09.topics.min_samples_1.outlier_share", (0.2, 0.5), (0.05, 0.7))
+    band(metrics, "ch09.topics.min_samples_1.ari_clustered", (0.5, 0.8), (0.3, 0.9))
+    assert value(metrics, "ch09.topics.min_samples_1.outlier_share") < value(metrics, "ch09.topics.outlier_share")
     # smoke: nearest neighbour's intent agrees for 0.90 of clustered questions, 0.78 of outliers:
     # +0.121 [+0.076, +0.166]
     for g in ("clustered", "outliers"):
@@ -344,10 +360,11 @@ def test_where_it_breaks(metrics):
     para = value(metrics, "ch10.breaks.paraphrase.mean_cosine")
     assert 0.95 < swapped <= 1.0 and 0.8 < para < 0.97
     band(metrics, "ch10.breaks.negated.mean_cosine", (0.65, 0.85))
-    # 11 anchor-matched triplets (anchor, paraphrase, edit); smoke: the paraphrase is closer for 7 of 11;
-    # edit - paraphrase -0.015 [-0.055, +0.029] (paired bootstrap over anchors)
+    # 11 distinct anchors (anchor, paraphrase, edits); the paraphrase is closer for 6 of 11 (MiniLM: the same
+    # in both profiles); edit - paraphrase -0.011 [-0.053, +0.032] (paired bootstrap over anchors)
     assert value(metrics, "ch10.breaks.anchors") == 11
-    assert value(metrics, "ch10.breaks.paraphrase_closer") == 7
+    assert value(metrics, "ch10.breaks.paraphrase_closer") == 6
+    assert 0 <= value(metrics, "ch10.breaks.near_ties.minilm") <= 11  # 1: decided by < 0.005
     held_comparison(metrics, "ch10.cmp.breaks.edit_vs_paraphrase", -0.08, 0.04)
     # one-word meaning-preserving edits and unrelated sentences (issue 23); smoke: MiniLM separates 9 of 11
     # (roles 1 of 3), kept - changed +0.086 [+0.027, +0.152]; changed - unrelated +0.844 [+0.779, +0.904]
@@ -360,14 +377,15 @@ def test_where_it_breaks(metrics):
 
 
 def test_cross_encoder_on_the_break_anchors(metrics):
-    # smoke (chapter 3's smoke cross-encoder): separates 8 of 11; kept - changed +0.023 [+0.009, +0.040];
-    # share separated, cross-encoder - MiniLM -0.091 [-0.273, +0.000]
+    # smoke (chapter 3's smoke cross-encoder): separates 7 of 11 (2 of them near ties, < 0.005); kept -
+    # changed +0.014 [-0.018, +0.038]; share separated, cross-encoder - MiniLM -0.182 [-0.455, 0.000]
     sep = value(metrics, "ch10.breaks.separated.cross_encoder")
     assert 0 <= sep <= 11
+    assert 0 <= value(metrics, "ch10.breaks.near_ties.cross_encoder") <= 11
     if entry(metrics, "ch10.breaks.separated.cross_encoder")["profile"] == "smoke":
-        assert sep == 8
-        held_comparison(metrics, "ch10.cmp.breaks.cross_encoder_kept_vs_changed", 0.005, 0.06)
-        held_comparison(metrics, "ch10.cmp.breaks.separated.cross_encoder_vs_minilm", -0.3, 0.1)
+        assert sep == 7
+        held_comparison(metrics, "ch10.cmp.breaks.cross_encoder_kept_vs_changed", -0.03, 0.06)
+        held_comparison(metrics, "ch10.cmp.breaks.separated.cross_encoder_vs_minilm", -0.5, 0.1)
     else:  # full: not yet measured
         held_comparison(metrics, "ch10.cmp.breaks.cross_encoder_kept_vs_changed", -0.5, 0.5)
         held_comparison(metrics, "ch10.cmp.breaks.separated.cross_encoder_vs_minilm", -1.0, 1.0)
