@@ -259,7 +259,8 @@ def silhouette_sweep(x: Any, ks: Sequence[int], *, method: str = "kmeans", seed:
 def communities(x: Any, *, threshold: float = 0.75, min_size: int = 10) -> list[list[int]]:
     """sentence-transformers' fast community detection: groups whose members all have a cosine of at
     least ``threshold`` with the group's centre (its first index), of at least ``min_size`` members,
-    largest first, each point in at most one group."""
+    largest first, each point in at most one group. The centre counts among its own ``min_size`` nearest
+    vectors (at a cosine of 1), so a centre needs ``min_size - 1`` other points above the threshold."""
     import torch
     from sentence_transformers.util import community_detection
 

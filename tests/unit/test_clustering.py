@@ -129,3 +129,12 @@ def test_community_bad_input():
         C.communities(np.ones((3, 2)), min_size=0)
     with pytest.raises(ValueError, match="empty"):
         C.communities(np.zeros((0, 2)))
+
+
+def test_community_centre_counts_itself():
+    # three points along one direction and one far away: with min_size=3 each of the three has only 2 other
+    # neighbours above the threshold, and that is enough (the library's top-k count includes the point itself)
+    x = np.array([[1.0, 0.0], [1.0, 0.01], [1.0, -0.01], [0.0, 1.0]])
+    groups = C.communities(x, threshold=0.99, min_size=3)
+    assert [sorted(g) for g in groups] == [[0, 1, 2]]
+    assert C.communities(x, threshold=0.99, min_size=4) == []
