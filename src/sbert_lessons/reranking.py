@@ -91,15 +91,25 @@ def relevance_recipe(profile: Profile | str | None = None) -> RelevanceRecipe:
                            warmup_ratio=0.1, max_length=512, seed=prof.seed)
 
 
-def train_claim_split(sf_train: data.SciFact, n_claims: int | None, seed: int = 0) -> list[str]:
-    """The ids of the train claims a recipe trains on: all, or a seeded sample of ``n_claims``."""
+def train_claim_split(sf_train: data.SciFact, n_claims: int | None, seed: int = 0,
+                      test_texts: set[str] | None = None) -> list[str]:
+    """The ids of the train claims a recipe trains on: all, or a seeded sample of ``n_claims``, without any
+    claim whose text is also a test claim.
+
+    SciFact's BEIR split holds a few such twins (the same sentence under a train id and a test id; 2 of the
+    809 train claims). They are dropped *after* the seeded sample is drawn, so a sample without twins is the
+    same as before this guard. ``test_texts``: the test claims as :func:`data.sentence_key` keys (default:
+    read from the test split)."""
     ids = sorted(q for q in sf_train.queries["_id"].astype(str) if sf_train.qrels.get(q))
     if not ids:
         raise ValueError("the SciFact train split has no judged claims")
-    if n_claims is None or n_claims >= len(ids):
-        return ids
-    rng = np.random.default_rng(seed)
-    return sorted(rng.choice(ids, size=n_claims, replace=False).tolist())
+    if n_claims is not None and n_claims < len(ids):
+        rng = np.random.default_rng(seed)
+        ids = sorted(rng.choice(ids, size=n_claims, replace=False).tolist())
+    if test_texts is None:
+        test_texts = {data.sentence_key(t) for t in data.load_scifact("test").queries["text"]}
+    text_of = dict(zip(sf_train.queries["_id"].astype(str), sf_train.queries["text"]))
+    return [q for q in ids if data.sentence_key(text_of[q]) not in test_texts]
 
 
 def training_rows(sf_train: data.SciFact, rec: RelevanceRecipe) -> dict[str, list]:

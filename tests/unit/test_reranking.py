@@ -50,10 +50,27 @@ def test_random_negatives_are_unjudged_and_distinct():
 
 def test_claim_split_is_seeded_and_sized():
     sf = _scifact()
-    assert reranking.train_claim_split(sf, None) == ["q1", "q2", "q3"]
-    a = reranking.train_claim_split(sf, 2, seed=1)
-    assert len(a) == 2 and a == reranking.train_claim_split(sf, 2, seed=1)
+    assert reranking.train_claim_split(sf, None, test_texts=set()) == ["q1", "q2", "q3"]
+    a = reranking.train_claim_split(sf, 2, seed=1, test_texts=set())
+    assert len(a) == 2 and a == reranking.train_claim_split(sf, 2, seed=1, test_texts=set())
     assert len(reranking.training_rows(sf, _rec(n_claims=1))["label"]) == 3
+
+
+def test_claim_split_drops_train_claims_that_are_test_claims():
+    sf = _scifact()
+    twin = data.sentence_key(sf.queries.set_index("_id").loc["q2", "text"].upper() + " !")
+    assert reranking.train_claim_split(sf, None, test_texts={twin}) == ["q1", "q3"]
+    # the seeded sample is drawn first: without a twin in it, the guard changes nothing
+    a = reranking.train_claim_split(sf, 2, seed=1, test_texts=set())
+    assert reranking.train_claim_split(sf, 2, seed=1, test_texts={twin}) == [q for q in a if q != "q2"]
+
+
+def test_real_split_has_no_test_claim():
+    sf_train, sf_test = data.load_scifact("train"), data.load_scifact("test")
+    test_keys = {data.sentence_key(t) for t in sf_test.queries["text"]}
+    ids = reranking.train_claim_split(sf_train, None)
+    text_of = dict(zip(sf_train.queries["_id"].astype(str), sf_train.queries["text"]))
+    assert ids and not {data.sentence_key(text_of[q]) for q in ids} & test_keys
 
 
 def test_recipes_per_profile():
