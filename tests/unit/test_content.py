@@ -252,6 +252,15 @@ def test_sources_are_named_not_numbered(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_rel)
+def test_a_lesson_that_cites_lists_its_references(path):
+    # a {footcite} without a {footbibliography} on the page renders as a link to nothing
+    text = "\n".join(_source(c) for c in _load(path)["cells"] if c["cell_type"] == "markdown")
+    if "{footcite}" in text:
+        assert re.search(r"^```\{footbibliography\}", text, re.MULTILINE), (
+            f"{_rel(path)} cites with {{footcite}} but has no ```{{footbibliography}}``` block (its References)")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_rel)
 def test_stored_outputs_show_nothing_of_the_build_machine(path):
     problems = output_problems(output_texts(_load(path)))
     assert not problems, f"{_rel(path)}: " + "; ".join(problems)
