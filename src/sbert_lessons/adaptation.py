@@ -190,9 +190,10 @@ def check_disjoint(train: data.SciFact, test: data.SciFact) -> None:
     if ids:
         raise ValueError(f"{len(ids)} query id(s) are in both train and test, e.g. {sorted(ids)[:3]}: "
                          "a test query must never reach training")
-    texts = {_norm(t) for t in train.queries["text"]} & {_norm(t) for t in test.queries["text"]}
-    if texts:
-        raise ValueError(f"{len(texts)} query text(s) are in both train and test, e.g. {sorted(texts)[:1]}")
+    twins = data.scifact_test_twins(train, test)
+    if twins:
+        raise ValueError(f"{len(twins)} train claim(s) have the text of a test claim, e.g. id {twins[0]}: "
+                         "drop them first (without_test_claims)")
 
 
 def _check_scifact(sf: Any, name: str) -> None:
@@ -200,23 +201,16 @@ def _check_scifact(sf: Any, name: str) -> None:
         raise TypeError(f"{name} must be a data.SciFact (corpus, queries, qrels), got {type(sf).__name__}")
 
 
-def _norm(text: str) -> str:
-    return " ".join(str(text).lower().split())
-
-
 def without_test_claims(train: data.SciFact, test: data.SciFact) -> tuple[data.SciFact, list[str]]:
-    """``train`` without the claims whose text is also a test claim, and the ids it dropped.
-
-    SciFact's BEIR split has such duplicates: the same sentence under two ids, one in each split, citing the
-    same abstract. Ids shared by both splits are not repaired here: :func:`check_disjoint` refuses them.
+    """``train`` without the claims whose text is also a test claim (:func:`data.scifact_test_twins`), and
+    the ids it dropped. Ids shared by both splits are not repaired here: :func:`check_disjoint` refuses them.
     """
     for name, sf in (("train", train), ("test", test)):
         if not isinstance(sf, data.SciFact):
             raise TypeError(f"{name} must be a data.SciFact, got {type(sf).__name__}")
-    test_texts = {_norm(t) for t in test.queries["text"]}
-    dropped = [q for q, t in zip(train.queries["_id"], train.queries["text"]) if _norm(t) in test_texts]
-    keep = ~train.queries["_id"].isin(dropped)
-    qrels = {q: dict(d) for q, d in train.qrels.items() if q not in set(dropped)}
+    dropped = data.scifact_test_twins(train, test)
+    keep = ~train.queries["_id"].astype(str).isin(dropped)
+    qrels = {q: dict(d) for q, d in train.qrels.items() if str(q) not in set(dropped)}
     return data.SciFact(corpus=train.corpus, queries=train.queries[keep].reset_index(drop=True),
                         qrels=qrels), dropped
 

@@ -343,6 +343,21 @@ def sentence_key(s: str) -> str:
     return " ".join(_WORD.findall(s.lower()))
 
 
+def scifact_test_twins(train: SciFact, test: SciFact | None = None) -> list[str]:
+    """The ids of ``train``'s claims whose text is also a claim of ``test`` (default: SciFact's whole test
+    split), compared as :func:`sentence_key` keys, in ``train``'s order.
+
+    SciFact's BEIR split has such twins: the same sentence under a train id and a test id, citing the same
+    abstract (2 of the 809 train claims, ids 871 and 1291). A claim that is tuned or trained on must not be
+    one of them (chapters 7 and 8)."""
+    for name, sf in (("train", train), ("test", test)):
+        if sf is not None and not isinstance(sf, SciFact):
+            raise TypeError(f"{name} must be a data.SciFact (corpus, queries, qrels), got {type(sf).__name__}")
+    test = load_scifact("test") if test is None else test
+    keys = {sentence_key(t) for t in test.queries["text"]}
+    return [str(q) for q, t in zip(train.queries["_id"], train.queries["text"]) if sentence_key(t) in keys]
+
+
 def held_out_sentences() -> set[str]:
     """The sentences of every :data:`HELD_OUT` split, as :func:`sentence_key` keys."""
     out: set[str] = set()

@@ -92,24 +92,21 @@ def relevance_recipe(profile: Profile | str | None = None) -> RelevanceRecipe:
 
 
 def train_claim_split(sf_train: data.SciFact, n_claims: int | None, seed: int = 0,
-                      test_texts: set[str] | None = None) -> list[str]:
+                      test: data.SciFact | None = None) -> list[str]:
     """The ids of the train claims a recipe trains on: all, or a seeded sample of ``n_claims``, without any
-    claim whose text is also a test claim.
+    claim whose text is also a test claim (:func:`data.scifact_test_twins`; ``test``: SciFact's test split
+    when None).
 
-    SciFact's BEIR split holds a few such twins (the same sentence under a train id and a test id; 2 of the
-    809 train claims). They are dropped *after* the seeded sample is drawn, so a sample without twins is the
-    same as before this guard. ``test_texts``: the test claims as :func:`data.sentence_key` keys (default:
-    read from the test split)."""
+    The twins are dropped *after* the seeded sample is drawn, so a sample without twins is the same as
+    before this guard."""
     ids = sorted(q for q in sf_train.queries["_id"].astype(str) if sf_train.qrels.get(q))
     if not ids:
         raise ValueError("the SciFact train split has no judged claims")
     if n_claims is not None and n_claims < len(ids):
         rng = np.random.default_rng(seed)
         ids = sorted(rng.choice(ids, size=n_claims, replace=False).tolist())
-    if test_texts is None:
-        test_texts = {data.sentence_key(t) for t in data.load_scifact("test").queries["text"]}
-    text_of = dict(zip(sf_train.queries["_id"].astype(str), sf_train.queries["text"]))
-    return [q for q in ids if data.sentence_key(text_of[q]) not in test_texts]
+    twins = set(data.scifact_test_twins(sf_train, test))
+    return [q for q in ids if q not in twins]
 
 
 def training_rows(sf_train: data.SciFact, rec: RelevanceRecipe) -> dict[str, list]:

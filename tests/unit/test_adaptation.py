@@ -48,7 +48,7 @@ def test_overlapping_query_ids_are_refused():
 
 def test_overlapping_query_texts_are_refused_or_dropped():
     leaky = _sf(["10", "11"], ["claim  TWO. ", "Test claim B."], {"10": {"d3": 1}, "11": {"d5": 1}})
-    with pytest.raises(ValueError, match="query text"):
+    with pytest.raises(ValueError, match="text of a test claim"):
         adaptation.check_disjoint(TRAIN, leaky)
     clean, dropped = adaptation.without_test_claims(TRAIN, leaky)
     assert dropped == ["2"] and "2" not in clean.qrels and "2" not in set(clean.queries["_id"])
@@ -77,7 +77,7 @@ def test_bad_inputs_to_pairs():
 def test_real_scifact_train_and_test_queries_are_disjoint():
     train, test = data.load_scifact("train"), data.load_scifact("test")
     assert set(train.qrels).isdisjoint(test.qrels)  # ids are disjoint ...
-    with pytest.raises(ValueError, match="2 query text"):  # ... but two claims are in both, verbatim
+    with pytest.raises(ValueError, match="2 train claim"):  # ... but two claims are in both, verbatim
         adaptation.check_disjoint(train, test)
     clean, dropped = adaptation.without_test_claims(train, test)
     assert sorted(dropped) == ["1291", "871"]

@@ -158,3 +158,20 @@ def test_every_dataset_has_license_and_citation():
     for name in data.DATASETS:
         text = data.attribution(name)
         assert "license" in text and "cite" in text
+
+
+def test_scifact_test_twins_match_by_sentence_key_in_train_order():
+    def sf(ids, texts):
+        return data.SciFact(corpus=pd.DataFrame({"_id": [], "title": [], "text": []}),
+                            queries=pd.DataFrame({"_id": ids, "text": texts}), qrels={})
+    train = sf([5, "2", "9"], ["Aspirin lowers fever.", "statins  cause pain", "Vitamin D helps"])
+    test = sf(["t1", "t2"], ["STATINS cause pain!", "aspirin lowers fever"])
+    assert data.scifact_test_twins(train, test) == ["5", "2"]  # ids as strings, train's order
+    assert data.scifact_test_twins(train, sf([], [])) == []
+    with pytest.raises(TypeError, match="data.SciFact"):
+        data.scifact_test_twins(train, {"queries": []})
+
+
+@pytest.mark.skipif(not os.environ.get("SBERT_LESSONS_DATA"), reason="needs the offline data mirror")
+def test_real_scifact_has_two_train_test_twins():
+    assert data.scifact_test_twins(data.load_scifact("train")) == ["871", "1291"]

@@ -21,6 +21,12 @@ def _scifact():
     return data.SciFact(corpus=corpus, queries=queries, qrels=qrels)
 
 
+def _test_split(*claims):
+    """A test split holding only these claim texts (none: no twin can exist)."""
+    queries = pd.DataFrame({"_id": [f"t{i}" for i in range(len(claims))], "text": list(claims)})
+    return data.SciFact(corpus=pd.DataFrame({"_id": [], "title": [], "text": []}), queries=queries, qrels={})
+
+
 def _rec(**kw):
     base = {"n_claims": None, "negatives": 2, "random_negatives": 0, "epochs": 1, "batch_size": 4, "lr": 5e-5,
             "warmup_ratio": 0.1, "max_length": 64}
@@ -50,19 +56,20 @@ def test_random_negatives_are_unjudged_and_distinct():
 
 def test_claim_split_is_seeded_and_sized():
     sf = _scifact()
-    assert reranking.train_claim_split(sf, None, test_texts=set()) == ["q1", "q2", "q3"]
-    a = reranking.train_claim_split(sf, 2, seed=1, test_texts=set())
-    assert len(a) == 2 and a == reranking.train_claim_split(sf, 2, seed=1, test_texts=set())
+    none = _test_split()
+    assert reranking.train_claim_split(sf, None, test=none) == ["q1", "q2", "q3"]
+    a = reranking.train_claim_split(sf, 2, seed=1, test=none)
+    assert len(a) == 2 and a == reranking.train_claim_split(sf, 2, seed=1, test=none)
     assert len(reranking.training_rows(sf, _rec(n_claims=1))["label"]) == 3
 
 
 def test_claim_split_drops_train_claims_that_are_test_claims():
     sf = _scifact()
-    twin = data.sentence_key(sf.queries.set_index("_id").loc["q2", "text"].upper() + " !")
-    assert reranking.train_claim_split(sf, None, test_texts={twin}) == ["q1", "q3"]
+    twin = _test_split(sf.queries.set_index("_id").loc["q2", "text"].upper() + " !")  # same words
+    assert reranking.train_claim_split(sf, None, test=twin) == ["q1", "q3"]
     # the seeded sample is drawn first: without a twin in it, the guard changes nothing
-    a = reranking.train_claim_split(sf, 2, seed=1, test_texts=set())
-    assert reranking.train_claim_split(sf, 2, seed=1, test_texts={twin}) == [q for q in a if q != "q2"]
+    a = reranking.train_claim_split(sf, 2, seed=1, test=_test_split())
+    assert reranking.train_claim_split(sf, 2, seed=1, test=twin) == [q for q in a if q != "q2"]
 
 
 def test_real_split_has_no_test_claim():
