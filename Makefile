@@ -46,7 +46,7 @@ VERSION    := $(shell git describe --tags --always --dirty 2>/dev/null || echo d
 DIST       := _build/dist/sbert-lessons-$(VERSION)
 
 .PHONY: help install test unit notebooks nbval book site-deps site-check actionlint lint-workflows dist \
-        runtimes-full clean clean-cache strip
+        runtimes-full book-full clean clean-cache strip
 
 help:
 	@echo "make test        - install into $(VENV) if needed; unit tests, every notebook executed by papermill"
@@ -56,7 +56,10 @@ help:
 	@echo "make dist        - release bundle: site, executed notebooks, checksums (_build/dist/)"
 	@echo "make unit        - unit tests only (fast)"
 	@echo "make notebooks   - papermill stage only; make nbval - nbval stage only"
-	@echo "make runtimes-full - the full profile on this machine, times recorded in book/runtimes.json"
+	@echo "make runtimes-full - the full profile on this machine (LESSONS=\"00 05\" for some): times in"
+	@echo "                   book/runtimes.json, figures and code hashes in records/full/metrics.json"
+	@echo "make book-full   - the full edition in _build/full/_build/html, from the full executed copies and"
+	@echo "                   the committed record (refuses a stale record unless ALLOW_STALE=1)"
 	@echo "make strip       - strip outputs from notebooks before committing (marked nbval cells keep theirs)"
 	@echo "make clean       - remove _build (the embedding/model cache in ~/.cache/sbert_lessons stays)"
 
@@ -146,12 +149,36 @@ dist: $(STAMP)
 	@echo "release bundle: $(DIST).tar.gz (+ .sha256; SHA256SUMS inside)"
 
 # The full profile on this machine (CPU or GPU), into its own folders so the smoke build is untouched;
-# each notebook's time is merged into book/runtimes.json (the runtime page's recorded runs).
+# each notebook's time is merged into book/runtimes.json (the runtime page's recorded runs), and every lesson
+# that finished is written into the committed full record, records/full/metrics.json (tools/full_record.py:
+# its figures, device, versions, time and code hashes; _build/metrics-full.json is the run's scratch file).
+# LESSONS="00 01 05" runs a subset (a pytest -k expression such as "00_ or 01_" works too).
+FULL_EXECUTED := _build/executed-full
+FULL_METRICS  := $(CURDIR)/_build/metrics-full.json
+FULL_K = $(if $(findstring _,$(LESSONS)),$(LESSONS),$(subst $(eval) , or ,$(strip $(addsuffix _,$(LESSONS)))))
 runtimes-full: $(STAMP)
-	rc=0; SBERT_LESSONS_PROFILE=full SBERT_LESSONS_TIME_GUARD=0 SBERT_LESSONS_EXECUTED=_build/executed-full \
-	  SBERT_LESSONS_METRICS=$(CURDIR)/_build/metrics-full.json \
-	  $(PY) -m pytest -q -p no:cacheprovider tests/notebooks/test_execute.py $(if $(LESSONS),-k "$(LESSONS)") \
-	  || rc=$$?; $(PY) tools/record_runtimes.py _build/executed-full; exit $$rc
+	rc=0; SBERT_LESSONS_PROFILE=full SBERT_LESSONS_TIME_GUARD=0 SBERT_LESSONS_EXECUTED=$(FULL_EXECUTED) \
+	  SBERT_LESSONS_METRICS=$(FULL_METRICS) \
+	  $(PY) -m pytest -q -p no:cacheprovider tests/notebooks/test_execute.py $(if $(LESSONS),-k "$(FULL_K)") \
+	  || rc=$$?; $(PY) tools/record_runtimes.py $(FULL_EXECUTED); \
+	  $(PY) tools/full_record.py update --executed $(FULL_EXECUTED) --metrics $(FULL_METRICS) \
+	    $(if $(LESSONS),--lessons $(subst _,,$(filter-out or,$(LESSONS)))) || rc=$$((rc ? rc : 1)); \
+	  $(PY) tools/full_record.py status; exit $$rc
+
+# The full edition: the site from the full executed copies ($(FULL_EXECUTED)/), with the figures of the
+# committed record, into _build/full/_build/html (the smoke site in _build/html is untouched). Refuses while a
+# lesson's record is stale or missing (tools/full_record.py check) unless ALLOW_STALE=1: then a lesson with
+# no full executed copy is shown from its smoke copy, and its page says so. BOOK_FLAGS as for `make book`.
+FULL_SITE := _build/full
+ALLOWED   = $(filter 1 yes true,$(ALLOW_STALE))
+book-full: $(STAMP)
+	$(PY) tools/full_record.py check $(if $(ALLOWED),--allow-stale)
+	$(PY) tools/full_record.py export $(FULL_SITE)/metrics.json $(if $(ALLOWED),--allow-stale)
+	SBERT_LESSONS_EDITION=full SBERT_LESSONS_EXECUTED=$(CURDIR)/$(FULL_EXECUTED) \
+	  SBERT_LESSONS_METRICS=$(CURDIR)/$(FULL_SITE)/metrics.json \
+	  $(if $(ALLOWED),SBERT_LESSONS_EXECUTED_FALLBACK=$(CURDIR)/$(EXECUTED)) \
+	  $(VENV)/bin/jupyter-book build . --path-output $(FULL_SITE) $(BOOK_FLAGS)
+	@test -f $(FULL_SITE)/_build/html/index.html && echo "full site: $(FULL_SITE)/_build/html/index.html"
 
 strip: $(STAMP)
 	$(VENV)/bin/nbstripout notebooks/*.ipynb
