@@ -27,6 +27,14 @@ Directives:
 ``recorded-runtimes``
     runs recorded by hand-started builds on other machines (``book/runtimes.json``: e.g. the full profile on a
     CPU), each labelled with its profile and device.
+``full-record-table``
+    each lesson's entry in the committed full record (``records/full/metrics.json``, ``tools/full_record.py``):
+    current, "full figures from an earlier version of this lesson" (stale) or "no full run recorded".
+
+The full record (issue 27): a lesson page whose full record is stale or missing says so under its title. In
+the full edition (``make book-full``, ``SBERT_LESSONS_EXECUTED=_build/executed-full``) a lesson with no full
+executed copy is a warning, unless ``$SBERT_LESSONS_EXECUTED_FALLBACK`` names a folder to take it from
+(``ALLOW_STALE=1``: the smoke copy), and its page says which profile it shows.
 
 Pages holding a directive are rebuilt on every build; the tables are filled in after all documents are read.
 """
@@ -75,6 +83,61 @@ def stale_reason(source: dict, executed: dict) -> str | None:
         if _src(x).strip() != _src(y).strip():
             return f"code cell {i + 1} changed since it was executed"
     return None
+
+
+def fallback_dir() -> Path | None:
+    env = os.environ.get("SBERT_LESSONS_EXECUTED_FALLBACK")
+    return Path(env) if env else None
+
+
+def edition() -> str:
+    """``full`` for the full edition (``make book-full``), else ``smoke`` (the copies of ``make notebooks``)."""
+    return "full" if os.environ.get("SBERT_LESSONS_EDITION", "").lower() == "full" else "smoke"
+
+
+_RECORD_STATUS: dict = {}
+
+
+def full_record_status(root: Path) -> dict[str, tuple[str, str]]:
+    """``{stem: (state, why)}`` of the committed full record against the working tree (read once a build)."""
+    key = str(Path(root).resolve())
+    if key not in _RECORD_STATUS:
+        import sys
+
+        tools = str(Path(root) / "tools")
+        sys.path.insert(0, tools)
+        try:
+            import full_record
+
+            _RECORD_STATUS[key] = full_record.statuses(root=Path(root))
+        except Exception as exc:  # noqa: BLE001 -- a broken record is reported, the build goes on
+            logger.warning(f"the full record could not be read: {exc}", type="sbert", subtype="record")
+            _RECORD_STATUS[key] = {}
+        finally:
+            sys.path.remove(tools)
+    return _RECORD_STATUS[key]
+
+
+STATE_TEXT = {"current": "current", "stale": "full figures from an earlier version of this lesson",
+              "missing": "no full run recorded"}
+
+
+def record_note(state: str, why: str, fallback: bool = False) -> str:
+    """The Markdown note under a lesson's title when its full record is stale or missing (or, in the full
+    edition, when the page shows another profile's copy)."""
+    lines = []
+    if fallback:
+        lines.append("**This page shows the smoke profile**: no full-profile execution of this lesson exists "
+                     "yet, so the full edition was built with its smoke copy (`ALLOW_STALE=1`).")
+    if state == "stale":
+        lines.append(f"**Full profile**: {why}. Its figures in the full record are from an earlier version of "
+                     "this lesson; they are not checked against the code as it is now.")
+    elif state == "missing":
+        lines.append("**Full profile**: no full run recorded for this lesson yet.")
+    if not lines:
+        return ""
+    return ("::::{warning}\n:class: sbert-record\n" + " ".join(lines) +
+            " See the [Execution report](../book/runtimes.md).\n::::\n")
 
 
 def run_info(executed: dict) -> dict:
@@ -140,6 +203,10 @@ def _on_source_read(app, docname, source):
     if path.suffix != ".ipynb" or path.parent.name != "notebooks":
         return
     exe = executed_dir(app.srcdir) / path.name
+    fallback = False
+    if not exe.is_file() and fallback_dir() is not None and (fallback_dir() / path.name).is_file():
+        exe, fallback = fallback_dir() / path.name, True
+        logger.info(f"{docname}: no full executed copy; built from {exe} (ALLOW_STALE)")
     app.env.sbert_executed = getattr(app.env, "sbert_executed", {})
     app.env.sbert_executed[docname] = exe.stat().st_mtime if exe.is_file() else None
     if not exe.is_file():
@@ -156,7 +223,16 @@ def _on_source_read(app, docname, source):
         logger.warning(f"{docname}: the executed copy did not finish (no run record, or an error); "
                        "run `make notebooks`", type="sbert", subtype="executed", location=docname)
         return
-    source[0] = json.dumps(merge_executed(src, ran))
+    merged = merge_executed(src, ran)
+    state, why = full_record_status(Path(app.srcdir)).get(path.stem, ("current", ""))
+    note = record_note(state, why, fallback)
+    if note and merged["cells"]:
+        cells = merged["cells"]
+        at = next((i + 1 for i, c in enumerate(cells) if "class: sbert-provenance" in _src(c)),
+                  next((i + 1 for i, c in enumerate(cells) if c["cell_type"] == "markdown"), 0))
+        merged["cells"].insert(at, {"cell_type": "markdown", "metadata": {}, "source": note,
+                                    **({"id": "sbert-record"} if "id" in merged["cells"][0] else {})})
+    source[0] = json.dumps(merged)
 
 
 def _executed_outdated(app, env, added, changed, removed):
@@ -168,6 +244,8 @@ def _executed_outdated(app, env, added, changed, removed):
         if docname in removed:
             continue
         exe = executed_dir(app.srcdir) / Path(env.doc2path(docname)).name
+        if not exe.is_file() and fallback_dir() is not None:
+            exe = fallback_dir() / exe.name
         now = exe.stat().st_mtime if exe.is_file() else None
         if now != mtime:
             out.add(docname)
@@ -418,6 +496,42 @@ def recorded_runtimes(app, docname: str) -> str:
     return "".join(out)
 
 
+def full_record_table(app, docname: str) -> str:
+    """Each lesson's entry in the committed full record: its state, run date, device, time and figures."""
+    import sys
+
+    root = Path(app.srcdir)
+    status = full_record_status(root)
+    if not status:
+        return "<p><em>The full record (records/full/metrics.json) could not be read.</em></p>"
+    sys.path.insert(0, str(root / "tools"))
+    try:
+        import full_record
+
+        data = full_record.load(root / "records" / "full" / "metrics.json")
+    finally:
+        sys.path.remove(str(root / "tools"))
+    chapters, rows = _chapter_docs(app), []
+    for stem, (state, why) in status.items():
+        e = data["lessons"].get(stem) or {}
+        doc, title = chapters.get(stem[:2], (None, stem))
+        secs = e.get("seconds")
+        what = html.escape(STATE_TEXT[state]) if state != "stale" else html.escape(why)
+        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in (
+            _link(app, docname, doc, title) if doc else html.escape(title),
+            f"<strong>{what}</strong>" if state != "current" else what,
+            html.escape((e.get("executed_at") or "")[:16].replace("T", " ")),
+            html.escape(full_record.device_text(e)) if e else "",
+            f"{secs / 60:.1f} min" if isinstance(secs, (int, float)) else "",
+            str(len(e.get("figures") or {})) if e else "")) + "</tr>")
+    current = sum(1 for s, _ in status.values() if s == "current")
+    head = (f"<p>{current} of {len(status)} lessons have a full record current with their code.</p>")
+    cols = "".join(f'<col style="width:{w}">' for w in ("26%", "30%", "14%", "14%", "8%", "8%"))
+    return (STYLE + head + f'<table class="table sbert-table sbert-full-record"><colgroup>{cols}</colgroup>'
+            "<thead><tr><th>lesson</th><th>full record</th><th>run (UTC)</th><th>device</th><th>wall time</th>"
+            f'<th>figures</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+
+
 def _resolve(app, doctree, docname):
     for node in list(doctree.findall(table_placeholder)):
         kind = node["kind"]
@@ -432,6 +546,8 @@ def _resolve(app, doctree, docname):
                 body = one_comparison(app, docname, metrics, node["key"])
         elif kind == "runtimes":
             body = runtime_table(app, docname)
+        elif kind == "full-record":
+            body = full_record_table(app, docname)
         else:
             body = recorded_runtimes(app, docname)
         node.replace_self(nodes.raw("", body, format="html"))
@@ -484,6 +600,7 @@ def setup(app):
     app.add_directive("comparisons-table", _directive("comparisons"))
     app.add_directive("recorded-comparison", _directive("comparison"))
     app.add_directive("recorded-runtimes", _directive("recorded"))
+    app.add_directive("full-record-table", _directive("full-record"))
     app.connect("source-read", _on_source_read)
     app.connect("doctree-resolved", _resolve)
     app.connect("env-get-outdated", _always_outdated)
