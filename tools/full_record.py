@@ -39,8 +39,8 @@ RECORD = ROOT / "records" / "full" / "metrics.json"
 PACKAGE = "sbert_lessons"
 RUN_FIELDS = ("profile", "device", "device_name", "versions", "executed_at", "seconds", "cpu_seconds",
               "cpu_count", "load_avg_1min")
-_FROM_PKG = re.compile(rf"^\s*from\s+{PACKAGE}(?:\.(\w+))?[\w.]*\s+import\s+\(?([^#\n]*)", re.M)
-_IMPORT_PKG = re.compile(rf"^\s*import\s+([^#\n]*)", re.M)
+_FROM_PKG = re.compile(rf"^\s*from\s+{PACKAGE}(?:\.(\w+))?[\w.]*\s+import\s+\(?([^#\n]*)", re.MULTILINE)
+_IMPORT_PKG = re.compile(r"^\s*import\s+([^#\n]*)", re.MULTILINE)
 
 
 class RecordError(ValueError):

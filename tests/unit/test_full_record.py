@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
-import full_record as fr  # noqa: E402
+import full_record as fr
 
 
 def _lesson(cells: list[str], params: str = "profile = 'smoke'") -> dict:
