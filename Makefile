@@ -136,13 +136,21 @@ site-check: $(STAMP) site-deps
 	@test -f _build/html/index.html || { echo "no _build/html: run make book first"; exit 1; }
 	SBERT_BROWSER="$(BROWSER)" $(PY) -m pytest -q -p no:cacheprovider tests/site
 
+# EDITION=full bundles the full edition (make book-full): its site, the full executed copies and the record's
+# figures; the bundle's name ends in -full.
+EDITION ?= smoke
+DIST_FULL     = $(filter full,$(EDITION))
+DIST_SITE     = $(if $(DIST_FULL),$(FULL_SITE)/_build/html,_build/html)
+DIST_EXECUTED = $(if $(DIST_FULL),$(FULL_EXECUTED),$(EXECUTED))
+DIST_METRICS  = $(if $(DIST_FULL),$(FULL_SITE)/metrics.json,_build/metrics.json)
+dist: DIST := $(DIST)$(if $(filter full,$(EDITION)),-full)
 dist: $(STAMP)
-	@test -f _build/html/index.html || { echo "no _build/html: run make book first"; exit 1; }
+	@test -f $(DIST_SITE)/index.html || { echo "no $(DIST_SITE): run make $(if $(DIST_FULL),book-full,book) first"; exit 1; }
 	rm -rf $(DIST) $(DIST).tar.gz
 	mkdir -p $(DIST)/notebooks
-	cp -r _build/html $(DIST)/site
-	cp $(EXECUTED)/*.ipynb $(DIST)/notebooks/
-	cp _build/metrics.json $(EXECUTED)/timings.json $(DIST)/
+	cp -r $(DIST_SITE) $(DIST)/site
+	cp $(DIST_EXECUTED)/*.ipynb $(DIST)/notebooks/
+	cp $(DIST_METRICS) $(wildcard $(DIST_EXECUTED)/timings.json) $(DIST)/
 	cd $(DIST) && find . -type f ! -name SHA256SUMS -print0 | sort -z | xargs -0 sha256sum > SHA256SUMS
 	tar -C _build/dist -czf $(DIST).tar.gz $(notdir $(DIST))
 	cd _build/dist && sha256sum $(notdir $(DIST)).tar.gz > $(notdir $(DIST)).tar.gz.sha256
