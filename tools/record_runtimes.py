@@ -4,9 +4,11 @@
     tools/record_runtimes.py _build/executed-full [--label "Full profile on a CPU"]
 
 Reads the executed copies in the folder (their ``metadata.sbert_lessons.run``, written by the papermill
-stage) and replaces, in ``book/runtimes.json``, the run with the same profile and device with this one.
-Lessons that failed are recorded with status ``failed`` and the time until the failure. The replaced run's
-note is kept unless ``--note`` gives a new one.
+stage) and merges them, lesson by lesson, into the run of ``book/runtimes.json`` with the same profile and
+device: a lesson in the folder replaces its entry, the run's other lessons keep theirs (a rerun of one
+lesson, or a checkout without the other lessons' copies, loses nothing). Lessons that failed are recorded
+with status ``failed`` and the time until the failure. The run's note is kept unless ``--note`` gives a
+new one.
 """
 
 from __future__ import annotations
@@ -58,8 +60,12 @@ def main(argv=None) -> int:
     cpus = env.get("cpu_count")
     # a rerun of one lesson keeps the run's note unless a new one is given
     note = a.note or (same[0].get("note") if same else "") or (f"{cpus} CPU cores" if cpus else "")
+    merged = {}
+    for r in same:  # the earlier entries of this profile and device, then this folder's on top
+        merged.update(r.get("notebooks", {}))
+    merged.update(notebooks)
     runs.append({"label": label, "profile": profile, "device": f"{device} ({name})" if name != device else device,
-                 "note": note, "notebooks": notebooks})
+                 "note": note, "notebooks": merged})
     a.out.write_text(json.dumps({"runs": runs}, indent=1, sort_keys=True) + "\n")
     print(f"recorded {len(notebooks)} notebook(s) as '{label}' in {a.out}")
     return 0

@@ -68,3 +68,18 @@ def test_a_rerun_keeps_the_note_unless_given_a_new_one(tmp_path):
 def test_an_empty_folder_is_an_error(tmp_path, capsys):
     assert rr.main([str(tmp_path), "--out", str(tmp_path / "r.json")]) == 1
     assert "no executed notebooks" in capsys.readouterr().err
+
+
+def test_a_rerun_of_some_lessons_keeps_the_others(tmp_path):
+    out = tmp_path / "runtimes.json"
+    out.write_text(json.dumps({"runs": [
+        {"label": "CPU", "profile": "full", "device": "cpu (x86_64 x2)", "note": "", "notebooks": {
+            "03_cross": {"seconds": 2770.0, "status": "stopped by hand", "executed_at": ""},
+            "00_intro": {"seconds": 99.0, "status": "ok", "executed_at": "2026-11-25T19:00:00"}}}]}))
+    folder = tmp_path / "exe"
+    folder.mkdir()
+    _executed(folder, "00_intro", "full", 12.0)
+    assert rr.main([str(folder), "--out", str(out)]) == 0
+    notebooks = json.loads(out.read_text())["runs"][0]["notebooks"]
+    assert notebooks["00_intro"]["seconds"] == 12.0  # replaced by the new copy
+    assert notebooks["03_cross"]["status"] == "stopped by hand"  # not in the folder: kept
