@@ -26,10 +26,12 @@ __all__ = ["centre", "mean_random_cosine", "peak_memory_mb", "score_agreement", 
 _LOADERS = {
     "sentence": "from sbert_lessons import models; m = models.load_sentence_model({hub!r}, device='cpu')",
     "onnx": "from sbert_lessons import models; m = models.load_onnx({hub!r})",
+    "static": "from sbert_lessons import static; m = static.load_static({hub!r}, 'memory')",
 }
 _BASELINE_IMPORTS = {
     "sentence": "import sentence_transformers, torch; from sbert_lessons import models",
     "onnx": "import onnxruntime, tokenizers; from sbert_lessons import models",
+    "static": "import sentence_transformers, torch; from sbert_lessons import static",
 }
 
 
@@ -74,8 +76,9 @@ def peak_memory_mb(hub_id: str, kind: str, texts: list[str], batch_size: int = 3
                    timeout: int = 600) -> dict[str, float]:
     """Peak resident memory (MiB) of loading ``hub_id`` and encoding ``texts`` in a fresh process.
 
-    ``kind`` is ``"sentence"`` (a SentenceTransformer from the registry) or ``"onnx"``
-    (:func:`sbert_lessons.models.load_onnx`). Returns ``peak`` (the whole process), ``baseline`` (the
+    ``kind`` is ``"sentence"`` (a SentenceTransformer from the registry), ``"onnx"``
+    (:func:`sbert_lessons.models.load_onnx`) or ``"static"`` (``hub_id`` is then the folder of a saved
+    Model2Vec model, loaded by :func:`sbert_lessons.static.load_static`; chapter 11). Returns ``peak`` (the whole process), ``baseline`` (the
     same imports without the model) and ``model`` (their difference: weights plus activations).
     """
     if kind not in _LOADERS:

@@ -68,6 +68,11 @@ def test_peak_memory_failure_is_reported():
         CH.peak_memory_mb("no/such-model", "onnx", ["a"], timeout=300)
 
 
+def test_peak_memory_of_a_static_folder_that_is_not_one_says_so(tmp_path):
+    with pytest.raises(RuntimeError, match="no saved Model2Vec model"):
+        CH.peak_memory_mb(str(tmp_path), "static", ["a"], timeout=300)
+
+
 def test_peak_memory_is_not_inherited_from_a_large_parent():
     ballast = bytearray(400 * 1024 * 1024)  # a parent far larger than the measured child
     ballast[::4096] = b"x" * len(ballast[::4096])
