@@ -35,6 +35,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "book" / "_ext"))  # which cells are a lesson's code: one definition, as executed.py
+from sbert_book import _src as cell_source, code_cells  # noqa: E402
 RECORD = ROOT / "records" / "full" / "metrics.json"
 PACKAGE = "sbert_lessons"
 RUN_FIELDS = ("profile", "device", "device_name", "versions", "executed_at", "seconds", "cpu_seconds",
@@ -53,22 +55,12 @@ def lessons(root: Path = ROOT) -> list[Path]:
     return sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
-def _tags(cell: dict) -> list:
-    return (cell.get("metadata") or {}).get("tags") or []
-
-
-def _source(cell: dict) -> str:
-    s = cell.get("source", "")
-    return "".join(s) if isinstance(s, list) else s
-
-
 def code_sources(nb: dict) -> list[str]:
-    """The lesson's own code cells, normalised (papermill's injected-parameters cell left out)."""
+    """The lesson's own code cells (the book extension's ``code_cells``: papermill's injected-parameters cell
+    left out), normalised: line endings, surrounding blank lines and trailing spaces do not count."""
     out = []
-    for cell in nb.get("cells", []):
-        if cell.get("cell_type") != "code" or "injected-parameters" in _tags(cell):
-            continue
-        text = _source(cell).replace("\r\n", "\n").replace("\r", "\n")
+    for cell in code_cells(nb):
+        text = cell_source(cell).replace("\r\n", "\n").replace("\r", "\n")
         out.append("\n".join(line.rstrip() for line in text.strip().split("\n")))
     return out
 
