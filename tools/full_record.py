@@ -35,8 +35,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "book" / "_ext"))  # which cells are a lesson's code: one definition, as executed.py
-from sbert_book import _src as cell_source, code_cells  # noqa: E402
+# which cells are a lesson's code: the book extension's definition, as tools/executed.py reads it
+sys.path.insert(0, str(ROOT / "book" / "_ext"))
+from sbert_book import _src as cell_source
+from sbert_book import code_cells
+
 RECORD = ROOT / "records" / "full" / "metrics.json"
 PACKAGE = "sbert_lessons"
 RUN_FIELDS = ("profile", "device", "device_name", "versions", "executed_at", "seconds", "cpu_seconds",
