@@ -95,8 +95,11 @@ VERDICTS = {
 }
 
 
-def held_comparison(metrics, key, low, high):
-    """The recorded difference lies in [low, high], inside its own interval, with the expected verdict."""
+def held_comparison(metrics, key, low, high, full=None):
+    """The recorded difference lies in [low, high] (``full``: the range for a full-profile record, where it
+    differs from smoke's), inside its own interval, with the expected verdict."""
+    if full is not None and entry(metrics, key)["profile"] == "full":
+        low, high = full
     return _figures.held_comparison(metrics, key, low, high, VERDICTS)
 
 
@@ -210,8 +213,7 @@ def test_topics_named_and_outliers_left_out(metrics):
     # +0.121 [+0.076, +0.166]
     for g in ("clustered", "outliers"):
         has_interval(metrics, f"ch09.topics.nn_agreement.{g}", 0.15)
-    held_comparison(metrics, "ch09.cmp.topics.nn_agreement.clustered_vs_outliers", *((0.05, 0.2) if smoke
-                                                                                     else (-0.1, 0.4)))
+    held_comparison(metrics, "ch09.cmp.topics.nn_agreement.clustered_vs_outliers", 0.05, 0.2, full=(-0.1, 0.4))
 
 
 def test_mpnet_row_in_the_full_profile(metrics):
@@ -311,8 +313,7 @@ def test_table_comparisons(metrics):
     held_comparison(metrics, "ch10.cmp.stsb.l3_onnx_vs_minilm", -0.8, 1.5)
     held_comparison(metrics, "ch10.cmp.stsb.minilm_int8_vs_minilm", -0.15, 0.05)
     # full (300 claims, whole collection): L3 - MiniLM -0.132 [-0.171, -0.094], MiniLM-L6 ahead
-    smoke = entry(metrics, "ch10.compare.minilm.stsb_test")["profile"] == "smoke"
-    held_comparison(metrics, "ch10.cmp.scifact.l3_onnx_vs_minilm", *((-0.12, 0.03) if smoke else (-0.2, -0.05)))
+    held_comparison(metrics, "ch10.cmp.scifact.l3_onnx_vs_minilm", -0.12, 0.03, full=(-0.2, -0.05))
     held_comparison(metrics, "ch10.cmp.scifact.minilm_int8_vs_minilm", -0.03, 0.01)
     if entry(metrics, "ch10.compare.minilm.stsb_test")["profile"] == "full":
         held_comparison(metrics, "ch10.cmp.stsb.mpnet_vs_minilm", -2.0, 6.0)
@@ -339,14 +340,12 @@ def test_matryoshka_truncation(metrics):
     # -0.26 [-0.40, -0.12]; at 64 dims Matryoshka - MiniLM +0.07 [-0.17, +0.30]
     # full (4 epochs): Matryoshka - control +1.77 [+1.32, +2.25], Matryoshka - MiniLM +0.64 [-0.16, +1.45];
     # at 64 dims Matryoshka - MiniLM +4.84 [+3.49, +6.32]; SciFact Matryoshka - MiniLM -0.038 [-0.061, -0.016]
-    smoke = entry(metrics, "ch10.matryoshka.drop_384_to_64")["profile"] == "smoke"
     drop = value(metrics, "ch10.matryoshka.drop_384_to_64")
-    for other, (low, high) in (("cosent", (-0.3, 0.2) if smoke else (0.8, 2.8)),
-                               ("minilm", (-0.6, -0.05) if smoke else (-0.5, 1.8))):
-        e = held_comparison(metrics, f"ch10.cmp.truncation.matryoshka_vs_{other}", low, high)
+    for other, smoke, full in (("cosent", (-0.3, 0.2), (0.8, 2.8)), ("minilm", (-0.6, -0.05), (-0.5, 1.8))):
+        e = held_comparison(metrics, f"ch10.cmp.truncation.matryoshka_vs_{other}", *smoke, full=full)
         assert e["comparison"]["a_value"] == pytest.approx(-drop, abs=1e-6)
-    held_comparison(metrics, "ch10.cmp.dim64.matryoshka_vs_minilm", *((-0.5, 0.6) if smoke else (3.0, 7.0)))
-    held_comparison(metrics, "ch10.cmp.scifact.matryoshka_vs_minilm", *((-0.02, 0.03) if smoke else (-0.07, -0.01)))
+    held_comparison(metrics, "ch10.cmp.dim64.matryoshka_vs_minilm", -0.5, 0.6, full=(3.0, 7.0))
+    held_comparison(metrics, "ch10.cmp.scifact.matryoshka_vs_minilm", -0.02, 0.03, full=(-0.07, -0.01))
     # chapter 10 reads the same Matryoshka model as chapter 6 (same cache entry, same encoding)
     ch06 = metrics.get("ch06.matryoshka.384.matryoshka")
     if ch06 is not None and ch06["profile"] == entry(metrics, "ch10.matryoshka.stsb_test.dim384")["profile"]:
@@ -425,17 +424,17 @@ def test_truncation_and_chunking(metrics):
     # full (window 256): -0.045 [-0.076, -0.015]; weighted - plain +0.010 [+0.003, +0.018], weighted -
     # truncated -0.035 [-0.066, -0.006]
     smoke = entry(metrics, "ch10.chunking.window")["profile"] == "smoke"
-    e = held_comparison(metrics, "ch10.cmp.chunking.pooled_vs_truncated", *((0.01, 0.11) if smoke else (-0.09, -0.01)))
+    e = held_comparison(metrics, "ch10.cmp.chunking.pooled_vs_truncated", 0.01, 0.11, full=(-0.09, -0.01))
     assert e["value"] == pytest.approx(c - t, abs=1e-9)
-    held_comparison(metrics, "ch10.cmp.chunking.weighted_vs_chunk_and_pool", *((-0.04, 0.01) if smoke else (0.0, 0.03)))
-    held_comparison(metrics, "ch10.cmp.chunking.weighted_vs_truncated", *((0.0, 0.09) if smoke else (-0.08, 0.0)))
+    held_comparison(metrics, "ch10.cmp.chunking.weighted_vs_chunk_and_pool", -0.04, 0.01, full=(0.0, 0.03))
+    held_comparison(metrics, "ch10.cmp.chunking.weighted_vs_truncated", 0.0, 0.09, full=(-0.08, 0.0))
     # max over chunks (issue 23); smoke: 0.957, vs truncated +0.085 [+0.028, +0.151], vs pooled +0.025
     # [-0.010, +0.066]; full (window 256): vs truncated +0.001 [-0.022, +0.024], vs pooled +0.046 [+0.025, +0.069]
     assert value(metrics, "ch10.chunking.window") == (128 if smoke else 256)
     band(metrics, "ch10.chunking.scifact_ndcg10.max_chunk", (0.35, 1.0), (0.30, 0.85))
     has_interval(metrics, "ch10.chunking.scifact_ndcg10.max_chunk", 0.4)
-    held_comparison(metrics, "ch10.cmp.chunking.max_chunk_vs_truncated", *((0.02, 0.15) if smoke else (-0.2, 0.2)))
-    held_comparison(metrics, "ch10.cmp.chunking.max_chunk_vs_pooled", *((-0.03, 0.07) if smoke else (-0.2, 0.2)))
+    held_comparison(metrics, "ch10.cmp.chunking.max_chunk_vs_truncated", 0.02, 0.15, full=(-0.2, 0.2))
+    held_comparison(metrics, "ch10.cmp.chunking.max_chunk_vs_pooled", -0.03, 0.07, full=(-0.2, 0.2))
 
 
 def test_anisotropy_and_centring(metrics):
