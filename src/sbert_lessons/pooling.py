@@ -7,8 +7,9 @@ reduces them to one vector per sentence. Every function here takes
 * ``attention_mask``: a tensor ``(batch, tokens)`` of 0/1 (1 = a real token, 0 = padding),
 
 and returns ``(batch, dim)``. They are written from scratch, for teaching, and are tested to equal
-sentence-transformers' ``Pooling`` module (values and gradients) on right-padded batches, which is what
-BERT-style tokenizers produce. :func:`library_pool` runs that module on the same batch.
+sentence-transformers' ``Pooling`` module (values and gradients). Like the library, they find each row's real
+tokens from the mask, so a batch padded on the right (BERT-style tokenizers) and one padded on the left (many
+decoder tokenizers) pool the same. :func:`library_pool` runs that module on the same batch.
 
 :func:`mean_pool_unmasked` is the padding bug on purpose: it averages the padding too, so a
 sentence's vector depends on what else is in its batch. Chapter 4 measures the drift.
@@ -102,26 +103,27 @@ def max_pool(token_embeddings: torch.Tensor, attention_mask: torch.Tensor) -> to
 
 
 def cls_pool(token_embeddings: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    """The first token's vector (BERT's ``[CLS]``), for right-padded batches."""
-    x, _ = check_batch(token_embeddings, attention_mask)
-    return x[:, 0]
+    """Each row's first real token (BERT's ``[CLS]``): position 0 when padded on the right."""
+    x, m = check_batch(token_embeddings, attention_mask)
+    first = m.argmax(dim=1)  # the first 1 of each row (every row has one: check_batch)
+    return x[torch.arange(x.shape[0], device=x.device), first]
 
 
 def weighted_mean_pool(token_embeddings: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    """Position-weighted mean: token ``t`` (counted from 1) gets weight ``t``; later tokens count more.
+    """Position-weighted mean: a row's ``t``-th real token (counted from 1) gets weight ``t``; padding 0.
 
-    Used by decoder-style (GPT) embedders whose later tokens have seen more of the sentence.
+    Used by decoder-style (GPT) embedders whose later tokens have seen more of the sentence (SGPT,
+    Muennighoff 2022). Counting real tokens, not positions, keeps the weights the same on either padding side.
     """
     x, m = check_batch(token_embeddings, attention_mask)
-    pos = torch.arange(1, x.shape[1] + 1, dtype=x.dtype, device=x.device).unsqueeze(0)
-    w = m * pos
+    w = m.cumsum(dim=1) * m
     return _finite((x * w.unsqueeze(-1)).sum(dim=1) / w.sum(dim=1, keepdim=True), "weighted mean")
 
 
 def last_token_pool(token_embeddings: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    """The vector of each row's last real token (right padding)."""
+    """The vector of each row's last real token (the last position when padded on the left)."""
     x, m = check_batch(token_embeddings, attention_mask)
-    last = m.sum(dim=1).long() - 1
+    last = m.shape[1] - 1 - m.flip(dims=[1]).argmax(dim=1)  # the last 1 of each row
     return x[torch.arange(x.shape[0], device=x.device), last]
 
 

@@ -44,6 +44,28 @@ def test_padding_never_changes_masked_poolings_but_changes_unmasked_mean():
     assert not torch.allclose(pooling.mean_pool_unmasked(x, mask), pooling.mean_pool_unmasked(padded, pmask))
 
 
+@pytest.mark.parametrize("mode", pooling.MODES)
+def test_left_padding_pools_like_right_padding_and_like_the_library(mode):
+    """The real tokens moved to the end of each row (a left-padded batch, as decoder tokenizers pad) pool to
+    the same vectors: the functions find the real tokens from the mask, not from fixed positions."""
+    x, mask = batch(n=3, t=6, d=4, lengths=[6, 1, 3])
+    shift = (mask == 0).sum(dim=1)
+    x_left = torch.stack([torch.roll(x[i], int(shift[i]), dims=0) for i in range(len(x))])
+    mask_left = torch.stack([torch.roll(mask[i], int(shift[i]), dims=0) for i in range(len(mask))])
+    assert mask_left[:, -1].all() and not mask_left[:, 0].all()  # padded on the left indeed
+    left = pooling.pool(mode, x_left, mask_left)
+    torch.testing.assert_close(left, pooling.pool(mode, x, mask), rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(left, pooling.library_pool(mode, x_left, mask_left), rtol=1e-10, atol=1e-10)
+
+
+def test_cls_weighted_and_last_token_by_hand_on_a_left_padded_row():
+    x = torch.tensor([[[100.0, 100.0], [1.0, -2.0], [3.0, 4.0]]])
+    m = torch.tensor([[0, 1, 1]])
+    assert pooling.cls_pool(x, m).tolist() == [[1.0, -2.0]]
+    assert pooling.last_token_pool(x, m).tolist() == [[3.0, 4.0]]
+    assert torch.allclose(pooling.weighted_mean_pool(x, m), torch.tensor([[(1 + 6) / 3, (-2 + 8) / 3]]))
+
+
 def test_mean_and_max_by_hand():
     x = torch.tensor([[[1.0, -2.0], [3.0, 4.0], [100.0, 100.0]]])
     m = torch.tensor([[1, 1, 0]])
