@@ -7,9 +7,13 @@ reduces them to one vector per sentence. Every function here takes
 * ``attention_mask``: a tensor ``(batch, tokens)`` of 0/1 (1 = a real token, 0 = padding),
 
 and returns ``(batch, dim)``. They are written from scratch, for teaching, and are tested to equal
-sentence-transformers' ``Pooling`` module (values and gradients). Like the library, they find each row's real
-tokens from the mask, so a batch padded on the right (BERT-style tokenizers) and one padded on the left (many
-decoder tokenizers) pool the same. :func:`library_pool` runs that module on the same batch.
+sentence-transformers' ``Pooling`` module (values and gradients). They find each row's real tokens from the
+mask, so a batch padded on the right (BERT-style tokenizers) and one padded on the left (many decoder
+tokenizers) pool the same. So do recent releases of the library; older ones (6.0.1 among them) count
+weighted mean's positions from the start of a left-padded row. Where the mask is not one contiguous run of
+1s (holes, or the library's ``include_prompt=False``), weighted mean differs from the library, which counts
+positions from the first real token: these functions count real tokens. Prompts are not handled here.
+:func:`library_pool` runs that module on the same batch.
 
 :func:`mean_pool_unmasked` is the padding bug on purpose: it averages the padding too, so a
 sentence's vector depends on what else is in its batch. Chapter 4 measures the drift.
@@ -116,8 +120,9 @@ def weighted_mean_pool(token_embeddings: torch.Tensor, attention_mask: torch.Ten
     Muennighoff 2022). Counting real tokens, not positions, keeps the weights the same on either padding side.
     """
     x, m = check_batch(token_embeddings, attention_mask)
-    w = m.cumsum(dim=1) * m
-    return _finite((x * w.unsqueeze(-1)).sum(dim=1) / w.sum(dim=1, keepdim=True), "weighted mean")
+    acc = torch.promote_types(x.dtype, torch.float32)  # half precision: weights up to ~500 and their sum overflow
+    w = (m.to(acc).cumsum(dim=1) * m.to(acc)).unsqueeze(-1)
+    return _finite(((x.to(acc) * w).sum(dim=1) / w.sum(dim=1)).to(x.dtype), "weighted mean")
 
 
 def last_token_pool(token_embeddings: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -171,7 +176,8 @@ def token_embeddings_batches(model: Any, texts: Sequence[str], batch_size: int =
     """Yield ``(token_embeddings, attention_mask)`` per batch of ``texts`` from ``model``'s first module.
 
     ``model`` is a ``SentenceTransformer`` whose first module is the transformer; pooling is skipped,
-    so each batch comes back padded to its own longest sentence (right padding).
+    so each batch comes back padded to its own longest sentence, on the tokenizer's padding side (the right
+    for BERT-style tokenizers such as MiniLM's).
     """
     if isinstance(texts, str):
         raise TypeError("token_embeddings_batches() takes a list of texts, not one string")
