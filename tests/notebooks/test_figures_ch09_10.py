@@ -96,11 +96,9 @@ VERDICTS = {
 
 
 def held_comparison(metrics, key, low, high, full=None):
-    """The recorded difference lies in [low, high] (``full``: the range for a full-profile record, where it
-    differs from smoke's), inside its own interval, with the expected verdict."""
-    if full is not None and entry(metrics, key)["profile"] == "full":
-        low, high = full
-    return _figures.held_comparison(metrics, key, low, high, VERDICTS)
+    """The recorded difference lies in [low, high] (``full``: the full profile's range), inside its own
+    interval, with the expected verdict."""
+    return _figures.held_comparison(metrics, key, low, high, VERDICTS, full=full)
 
 
 def has_interval(metrics, key, max_width):
