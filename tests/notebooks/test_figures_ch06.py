@@ -182,7 +182,10 @@ def test_cached_mnrl_same_gradients_less_memory(metrics):
     cached = {n: value(metrics, f"ch06.cached_mnrl.saved_mib.cached.{n}") for n in (small, 32, big)}
     assert mnrl[small] < mnrl[32] < mnrl[big]
     assert value(metrics, "ch06.cached_mnrl.mnrl_growth") > 0.7 * big / small  # about linear in the batch
-    assert value(metrics, "ch06.cached_mnrl.cached_growth") < 1.5  # one mini-batch's graph, whatever the batch
+    # one mini-batch's graph, whatever the batch: it grows only with the longest sentence a mini-batch holds
+    # (the library trims each mini-batch's padding; smoke 1.24 from 16 to 64 pairs), far less than plain MNRL
+    assert value(metrics, "ch06.cached_mnrl.cached_growth") < 2.0
+    assert value(metrics, "ch06.cached_mnrl.cached_growth") < value(metrics, "ch06.cached_mnrl.mnrl_growth") / 2
     assert all(cached[n] < mnrl[n] for n in (32, big))
     assert value(metrics, "ch06.cached_mnrl.ratio_largest") > 5
 
@@ -196,14 +199,26 @@ def test_ir_evaluator_gives_the_pages_ndcg(metrics):
 
 
 def test_hard_negatives(metrics):
-    # smoke: 249 mined triplets; SNLI labels none of their negatives as entailed by the anchor, 0 by
-    # construction (the miner leaves out labelled positives, and the 1 % row sample almost always keeps one
-    # hypothesis per premise); 6 of 256 anchors keep a contradiction hypothesis in that sample; the closest
-    # mined negative has cosine 0.953 with its positive (a paraphrase of it, named in the prose)
+    # smoke: 249 mined triplets; SNLI labels none of their negatives as entailed by the anchor (only a negative
+    # that is word for word one of the anchor's own other entailed hypotheses could be caught: rare, not
+    # impossible, so the full profile gets a bound, not 0); 6 of 256 anchors keep a contradiction hypothesis in
+    # that sample; the closest mined negative has cosine 0.953 with its positive (a paraphrase of it, named in
+    # the prose)
     n = value(metrics, "ch06.mined.n_triplets")
-    assert value(metrics, "ch06.mined.false_negatives_labelled") == 0 < n
+    caught = value(metrics, "ch06.mined.false_negatives_labelled")
+    if profile(metrics, "ch06.mined.n_triplets") == "smoke":
+        assert caught == 0 < n
+    else:  # not yet measured: a handful at most among the ~1,800 anchors
+        assert 0 <= caught <= 0.01 * n and n > 0
     assert 0 < value(metrics, "ch06.mined.closest_negative_cos") <= 1
     assert 0 < value(metrics, "ch06.mined.natural_triplets") <= value(metrics, "ch06.mnrl.n_train")
+    # mined negatives written for the anchor's own image (SNLI's caption_id; smoke: 0, no two of its 256
+    # anchors share an image; full: not yet measured)
+    if "ch06.mined.same_image" in metrics:
+        same = value(metrics, "ch06.mined.same_image")
+        assert 0 <= same <= n
+        if profile(metrics, "ch06.mined.same_image") == "smoke":
+            assert same == 0
 
 
 def test_cross_encoder_guard_run(metrics):
