@@ -253,3 +253,23 @@ def test_compared_figures_carry_their_interval(metrics):
             value(metrics, "ch08.scifact.ndcg10.tsdae_mnrl") - value(metrics, "ch08.scifact.ndcg10.mnrl"), abs=1e-12)
     assert value(metrics, "ch08.scifact.test_claims") == 300  # all test claims, in both profiles
     assert value(metrics, "ch08.stsb_test.pairs") == 1379
+
+
+# the decision table's computed words: each row reads one comparison, and the side its advice favours
+DECISION_ROWS = {"mnrl": ("ch08.cmp.mnrl_vs_untuned", "MNRL"),
+                 "hard": ("ch08.cmp.mnrl_hard_vs_mnrl", "MNRL + hard negatives"),
+                 "tsdae": ("ch08.cmp.tsdae_vs_untuned", "untuned"),  # the advice: do not run it on a finished model
+                 "simcse": ("ch08.cmp.simcse_vs_untuned", "untuned"),
+                 "augsbert": ("ch08.cmp.augsbert_vs_gold", "gold + silver")}
+
+
+def test_decision_words_follow_the_verdicts(metrics):
+    for row, (key, advised) in DECISION_ROWS.items():
+        e = entry(metrics, key)
+        assert advised in (e["comparison"]["a"], e["comparison"]["b"]), (row, advised)
+        expected = 0 if e["verdict"] == "no detectable difference" else (1 if e["verdict"] == f"{advised} ahead" else -1)
+        assert value(metrics, f"ch08.decision.{row}") == expected, (row, e["verdict"])
+    # the smoke build's words (2-core CPU): MNRL backs it, hard negatives not detected, a 16-step TSDAE runs
+    # against the advice (it gained), SimCSE and AugSBERT not detected
+    if profile(metrics, "ch08.decision.tsdae") == "smoke":
+        assert [value(metrics, f"ch08.decision.{r}") for r in DECISION_ROWS] == [1, 0, -1, 0, 0]
