@@ -273,3 +273,12 @@ def test_decision_words_follow_the_verdicts(metrics):
     # against the advice (it gained), SimCSE and AugSBERT not detected
     if profile(metrics, "ch08.decision.tsdae") == "smoke":
         assert [value(metrics, f"ch08.decision.{r}") for r in DECISION_ROWS] == [1, 0, -1, 0, 0]
+    # the AugSBERT row says "not a test of it" when the teacher fails its check (1) or saw every silver claim's
+    # judgements (2): smoke 1 (student ahead on the check); full 1 or 2 (the teacher trains on every train claim)
+    blocked = value(metrics, "ch08.decision.augsbert_blocked")
+    teacher = entry(metrics, "ch08.cmp.teacher_vs_student_top1")["verdict"]
+    assert (blocked == 1) == (teacher != "teacher ahead")
+    if profile(metrics, "ch08.decision.augsbert_blocked") == "smoke":
+        assert blocked == 1
+    else:
+        assert blocked in (1, 2)
