@@ -157,6 +157,60 @@ def output_problems(texts: list[str]) -> list[str]:
     return list(dict.fromkeys(problems))
 
 
+class _TableCells(HTMLParser):
+    """Collect the text of every ``<td>`` and ``<th>`` of an HTML output (a rendered DataFrame)."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.inside = False
+        self.cells: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("td", "th"):
+            self.inside = True
+            self.cells.append("")
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th"):
+            self.inside = False
+
+    def handle_data(self, data):
+        if self.inside:
+            self.cells[-1] += data
+
+
+#: pandas' default ``display.max_colwidth``: a longer table cell is cut and ends in "..." (a sentence the lesson
+#: asks the reader to judge, or a claim table's reason, would lose its end)
+PANDAS_CUT = 50
+
+
+def _cut_length() -> int:
+    """The length of a cell pandas cut at its default width, read from pandas itself (3.x: 46 + "...")."""
+    import pandas as pd
+
+    with pd.option_context("display.max_colwidth", PANDAS_CUT):
+        parser = _TableCells()
+        parser.feed(pd.DataFrame({"a": ["x" * 2 * PANDAS_CUT]})._repr_html_())
+    (cut,) = parser.cells[-1:]
+    assert cut.endswith("..."), cut
+    return len(cut)
+
+
+def truncated_cells(nb: dict) -> list[str]:
+    """Table cells of the notebook's HTML outputs that pandas cut at its default width."""
+    n = _cut_length()
+    found = []
+    for cell in nb.get("cells", []):
+        for o in cell.get("outputs", []) or []:
+            html = (o.get("data") or {}).get("text/html")
+            if not html:
+                continue
+            parser = _TableCells()
+            parser.feed("".join(html) if isinstance(html, list) else html)
+            found += [c for c in parser.cells if len(c) == n and c.endswith("...")]
+    return found
+
+
 class _OutputAreas(HTMLParser):
     """Collect the text inside ``<div class="cell_output ...">`` blocks of a Jupyter Book page."""
 
@@ -308,6 +362,46 @@ def test_executed_outputs_show_nothing_of_the_build_machine():
         pytest.skip(f"no executed copy in {', '.join(where)} matches the current notebooks (all stale)")
     problems = [f"{name}: {p}" for name, nb in executed.items() for p in output_problems(output_texts(nb))]
     assert not problems, "\n".join(problems)
+
+
+def test_scanner_finds_a_table_cell_pandas_cut():
+    import pandas as pd
+
+    sentence = "A man dressed in a black blazer and a black hat is walking his dog in the park."
+    df = pd.DataFrame({"anchor": [sentence]})
+
+    def as_nb(html):
+        return {"cells": [{"cell_type": "code", "outputs": [{"output_type": "execute_result",
+                                                            "data": {"text/html": html}}]}]}
+
+    with pd.option_context("display.max_colwidth", PANDAS_CUT):
+        (cut,) = truncated_cells(as_nb(df._repr_html_()))
+        assert sentence.startswith(cut[:-3]) and len(cut) < len(sentence)
+    with pd.option_context("display.max_colwidth", None):
+        assert truncated_cells(as_nb(df._repr_html_())) == []
+
+
+#: Lessons whose tables pandas still cuts, each with the reason the fix waits. Chapter 10 cuts one table (its
+#: ONNX models' input names); setting the option changes its code, which makes its full record stale, and its
+#: full run takes 2.4 hours on the course's 2-core CPU: the fix goes in with its next full run.
+CUT_TABLES_PENDING = {"10_choosing_a_model"}
+
+
+def test_executed_tables_show_whole_cells():
+    """No table cell cut: each lesson sets ``pd.set_option("display.max_colwidth", None)`` where it shows text."""
+    executed, where = _executed_copies()
+    if not where:
+        pytest.skip("no executed notebooks here (_build/executed and _build/.jupyter_cache are absent): "
+                    "`make test` executes them")
+    if not executed:
+        pytest.skip(f"no executed copy in {', '.join(where)} matches the current notebooks (all stale)")
+    cut = {name: truncated_cells(nb) for name, nb in executed.items()}
+    problems = [f"{name}: a table cell cut by pandas: {c!r}" for name, cells in cut.items()
+                if Path(name.split(" ")[0]).stem not in CUT_TABLES_PENDING for c in cells]
+    assert not problems, "\n".join(problems)
+    fixed = [name for name, cells in cut.items() if Path(name.split(" ")[0]).stem in CUT_TABLES_PENDING
+             and not cells]
+    assert not fixed, f"no table cut any more in {fixed}: take it out of CUT_TABLES_PENDING"
 
 
 def test_built_pages_show_nothing_of_the_build_machine():
