@@ -272,10 +272,18 @@ def test_what_the_page_says_about_training_sizes_and_noise(metrics):
         assert value(metrics, "ch06.bi_encoder.steps") == 16
         assert value(metrics, "ch06.bi_encoder.n_train") == 256
         assert value(metrics, "ch06.mnrl.steps") == 8 and value(metrics, "ch06.mnrl.batch_size") == 32
+        assert value(metrics, "ch06.mnrl_hard.steps") == 8  # 249 mined triplets at batch 32
         assert value(metrics, "ch06.cross_encoder.steps") == 12
         assert value(metrics, "ch06.cross_encoder.n_train") == 192
         assert value(metrics, "ch06.transfer.n_kmeans_seeds") == 3
     assert value(metrics, "ch06.transfer.n_kmeans_seeds") >= 3  # the minimum
+    # the hard-negative model trains on the mined triplets (at most one per pair), at MNRL's batch size and
+    # for as many epochs
+    n_mined, batch = value(metrics, "ch06.mined.n_triplets"), value(metrics, "ch06.mnrl.batch_size")
+    n_pairs, mnrl_steps = value(metrics, "ch06.mnrl.n_train"), value(metrics, "ch06.mnrl.steps")
+    epochs, rest = divmod(mnrl_steps, -(-n_pairs // batch))
+    assert n_mined <= n_pairs and epochs >= 1 and rest == 0
+    assert value(metrics, "ch06.mnrl_hard.steps") == -(-n_mined // batch) * epochs <= mnrl_steps
     # the Matryoshka count the exercise pastes matches the recorded verdicts
     keys = [f"ch06.cmp.drop_{d}.matryoshka_vs_control" for d in (256, 128, 64)]
     ahead = sum(entry(metrics, k)["verdict"] == "Matryoshka ahead" for k in keys)
