@@ -353,13 +353,19 @@ def _executed_copies() -> tuple[dict[str, dict], list[str]]:
     return found, where
 
 
-def test_executed_outputs_show_nothing_of_the_build_machine():
+def _executed_or_skip() -> dict[str, dict]:
+    """The current executed copies (``_executed_copies``); skips, saying why, where there are none."""
     executed, where = _executed_copies()
     if not where:
         pytest.skip("no executed notebooks here (_build/executed and _build/.jupyter_cache are absent): "
                     "`make test` executes them")
     if not executed:
         pytest.skip(f"no executed copy in {', '.join(where)} matches the current notebooks (all stale)")
+    return executed
+
+
+def test_executed_outputs_show_nothing_of_the_build_machine():
+    executed = _executed_or_skip()
     problems = [f"{name}: {p}" for name, nb in executed.items() for p in output_problems(output_texts(nb))]
     assert not problems, "\n".join(problems)
 
@@ -389,12 +395,7 @@ CUT_TABLES_PENDING = {"10_choosing_a_model"}
 
 def test_executed_tables_show_whole_cells():
     """No table cell cut: each lesson sets ``pd.set_option("display.max_colwidth", None)`` where it shows text."""
-    executed, where = _executed_copies()
-    if not where:
-        pytest.skip("no executed notebooks here (_build/executed and _build/.jupyter_cache are absent): "
-                    "`make test` executes them")
-    if not executed:
-        pytest.skip(f"no executed copy in {', '.join(where)} matches the current notebooks (all stale)")
+    executed = _executed_or_skip()
     cut = {name: truncated_cells(nb) for name, nb in executed.items()}
     problems = [f"{name}: a table cell cut by pandas: {c!r}" for name, cells in cut.items()
                 if Path(name.split(" ")[0]).stem not in CUT_TABLES_PENDING for c in cells]
