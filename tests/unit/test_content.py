@@ -18,6 +18,7 @@ to them the moment it lands:
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -184,6 +185,7 @@ class _TableCells(HTMLParser):
 PANDAS_CUT = 50
 
 
+@functools.cache
 def _cut_length() -> int:
     """The length of a cell pandas cut at its default width, read from pandas itself (3.x: 46 + "...")."""
     import pandas as pd
